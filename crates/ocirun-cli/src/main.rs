@@ -1,1 +1,23 @@
-fn main() {}
+//! `ocirun`: the command line over the `ocirun` library. Each command parses its options and
+//! makes one library call; errors are printed once, here.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    ocirun::log::init(ocirun::log::LogConfig {
+        file: cli.global.log.clone(),
+        json: cli.global.log_format.as_deref() == Some("json"),
+        debug: cli.global.debug,
+    });
+    match commands::dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            ocirun::log::error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,4 +1,47 @@
-//! The bundle's `config.json`: types, loading and validation.
+//! The bundle's `config.json`: types ([`types`]), loading, validation ([`validate`]) and the
+//! default config that `ocirun spec` writes ([`default`]).
 
+pub mod default;
 mod types;
+pub mod validate;
+
 pub use types::*;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The spec version this runtime implements.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// Read and parse `path` (a `config.json`), then validate it.
+pub fn load(path: &Path) -> Result<Spec> {
+    let data = std::fs::read(path).map_err(|e| Error::SpecLoad {
+        path: path.to_path_buf(),
+        reason: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory: is the bundle path right?".into(),
+            _ => e.to_string(),
+        },
+    })?;
+    let spec = parse(&data).map_err(|reason| Error::SpecLoad { path: path.to_path_buf(), reason })?;
+    validate::validate(&spec)?;
+    Ok(spec)
+}
+
+/// Parse JSON bytes into a [`Spec`] without validating; the error names line, column and field.
+pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    let spec: Spec = serde::Deserialize::deserialize(de).map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+/// The absolute root filesystem path of a bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
+    let root = spec.root.as_ref().map_or("rootfs", |r| r.path.as_str());
+    let p = Path::new(root);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        bundle.join(p)
+    }
+}

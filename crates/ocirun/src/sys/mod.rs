@@ -81,3 +81,9 @@ pub fn last_errno() -> i32 {
 
 /// Result of a wrapped system call.
 pub type SysResult<T> = Result<T, SysError>;
+
+pub mod caps;
+pub mod fd;
+pub mod fs_stat;
+pub mod mount;
+pub mod process;

@@ -1,0 +1,152 @@
+//! The command-line definition (also the source of the man page and completions).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Version text: version, commit, spec version and compiled-in features.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("OCIRUN_COMMIT"),
+    "\nspec: 1.2.0\n+CAP +CGROUPV1 +CGROUPV2 +IDMAP +HOOKS"
+);
+
+/// An OCI container runtime: create, start, exec into, signal and delete containers.
+#[derive(Debug, Parser)]
+#[command(name = "ocirun", version = VERSION, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory for container state
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log file (warnings and errors are also written to stderr)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long = "log-format", global = true, value_name = "text|json", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+    /// Log debug messages
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Run without privileges (auto, true or false); with `spec`, write a rootless config
+    #[arg(long, global = true, value_name = "auto|true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container (it waits for `start`)
+    Create(CreateArgs),
+    /// Start a created container
+    Start(IdArg),
+    /// Create and start a container, and wait for it unless detached
+    Run(RunArgs),
+    /// Print a container's state as JSON
+    State(IdArg),
+    /// Send a signal to a container's init (or all its processes)
+    Kill(KillArgs),
+    /// Delete a container
+    Delete(DeleteArgs),
+    /// List containers
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Write a default config.json
+    Spec(SpecArgs),
+    /// Print the features this runtime supports, as JSON
+    Features,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// Container id
+    pub id: String,
+    /// Bundle directory
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Config file, relative to the bundle if not absolute
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Unix socket that receives the pty master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's init pid to
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root (less safe)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container started
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Container id
+    pub id: String,
+    /// Signal name or number
+    #[arg(default_value = "TERM")]
+    pub signal: String,
+    /// Signal every process of the container
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Container id
+    pub id: String,
+    /// Kill the container first if it runs
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print only ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format
+    #[arg(short, long, value_name = "table|json", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Directory to write config.json to
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+}

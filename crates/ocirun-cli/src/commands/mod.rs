@@ -1,0 +1,114 @@
+//! One function per command: turn parsed arguments into one library call.
+
+use std::io::Write;
+
+use ocirun::{CreateOptions, Error, RunOptions, Runtime};
+
+use crate::cli::{Cli, Command, CreateArgs};
+
+fn runtime(cli: &Cli) -> Runtime {
+    let root = cli.global.root.clone().unwrap_or_else(default_root);
+    let mut rt = Runtime::new(root);
+    rt.systemd_cgroup = cli.global.systemd_cgroup;
+    rt.rootless = match cli.global.rootless.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => ocirun::sys::process::geteuid() != 0,
+    };
+    rt
+}
+
+fn default_root() -> std::path::PathBuf {
+    if ocirun::sys::process::geteuid() != 0 {
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+            return std::path::PathBuf::from(dir).join("ocirun");
+        }
+    }
+    ocirun::container::DEFAULT_ROOT.into()
+}
+
+fn create_options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: a.bundle.clone(),
+        config: a.config.clone(),
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        spec: None,
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}");
+    Ok(())
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32, Error> {
+    let rt = runtime(&cli);
+    match &cli.command {
+        Command::Create(a) => {
+            let c = rt.create(&a.id, &create_options(a))?;
+            for w in &c.warnings {
+                ocirun::log::warn(w);
+            }
+            Ok(0)
+        }
+        Command::Start(a) => rt.start(&a.id).map(|_| 0),
+        Command::Run(a) => {
+            rt.run(&a.create.id, &create_options(&a.create), &RunOptions { detach: a.detach, keep: a.keep })
+        }
+        Command::State(a) => print_json(&rt.state(&a.id)?).map(|_| 0),
+        Command::Kill(a) => {
+            let sig = ocirun::container::signal::parse(&a.signal)?;
+            rt.kill(&a.id, sig, a.all).map(|_| 0)
+        }
+        Command::Delete(a) => rt.delete(&a.id, a.force).map(|_| 0),
+        Command::List(a) => list(&rt, a.quiet, &a.format),
+        Command::Spec(a) => spec(&a.bundle, cli.global.rootless.as_deref() == Some("true")),
+        Command::Features => print_json(&ocirun::features::features()).map(|_| 0),
+    }
+}
+
+fn list(rt: &Runtime, quiet: bool, format: &str) -> Result<i32, Error> {
+    let all = rt.list()?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for c in &all {
+            let _ = writeln!(out, "{}", c.id);
+        }
+    } else if format == "json" {
+        drop(out);
+        print_json(&all)?;
+    } else {
+        let w = all.iter().map(|c| c.id.len()).max().unwrap_or(2).max(2);
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<8}  {:<8}  {:<40}  {:<30}  {}",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+        );
+        for c in &all {
+            let _ = writeln!(
+                out,
+                "{:<w$}  {:<8}  {:<8}  {:<40}  {:<30}  {}",
+                c.id, c.pid, c.status, c.bundle, c.created, c.owner
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn spec(bundle: &std::path::Path, rootless: bool) -> Result<i32, Error> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(Error::InvalidArgument(format!("{} already exists: remove it first", path.display())));
+    }
+    let s = ocirun::spec::default::spec(rootless);
+    let data = serde_json::to_string_pretty(&s).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    std::fs::write(&path, data + "\n").map_err(|e| ocirun::error::SysError::io("write", &path, &e))?;
+    Ok(0)
+}

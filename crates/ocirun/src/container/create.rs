@@ -1,0 +1,288 @@
+//! `create`: validate the bundle, record the container, make its cgroup, clone the init into
+//! its namespaces and drive it to `created`. Any failure removes everything made so far.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::cgroup as cgroups;
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::init::caps::CapSets;
+use crate::init::InitArgs;
+use crate::process::namespaces;
+use crate::process::spawn::{self, ParentHooks, Spawned};
+use crate::process::sync::{Channel, Msg};
+use crate::spec::{self, Spec};
+use crate::state::{time, ContainerDir, ContainerState, Status};
+use crate::sys::{fd, mount as m, process as p, SysError};
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// Config file, if not `<bundle>/config.json`.
+    pub config: Option<PathBuf>,
+    /// Unix socket that receives the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// File to write the init's pid to.
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (less safe: the old root stays reachable).
+    pub no_pivot: bool,
+    /// Do not give the container a new session keyring.
+    pub no_new_keyring: bool,
+    /// Pass fds 3..3+N to the container.
+    pub preserve_fds: u32,
+    /// A spec to use instead of reading the config file.
+    pub spec: Option<Spec>,
+}
+
+/// A container created and waiting for `start`.
+#[derive(Debug)]
+pub struct Created {
+    /// Container id.
+    pub id: String,
+    /// Init pid.
+    pub pid: i32,
+    /// Warnings to show.
+    pub warnings: Vec<String>,
+}
+
+/// Load and check the bundle: config, rootfs.
+pub(crate) fn load_bundle(opts: &CreateOptions) -> Result<(Spec, PathBuf, PathBuf)> {
+    let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| SysError::io("bundle", &opts.bundle, &e))?;
+    let spec = match &opts.spec {
+        Some(s) => {
+            spec::validate::validate(s)?;
+            s.clone()
+        }
+        None => {
+            let cfg = match &opts.config {
+                Some(c) if c.is_absolute() => c.clone(),
+                Some(c) => bundle.join(c),
+                None => bundle.join("config.json"),
+            };
+            spec::load(&cfg)?
+        }
+    };
+    if spec.process.is_none() {
+        return Err(crate::error::SpecError::new("process", "missing: create needs a process to run").into());
+    }
+    let rootfs = spec::rootfs_path(&spec, &bundle);
+    check_rootfs(&rootfs)?;
+    Ok((spec, bundle, rootfs))
+}
+
+fn check_rootfs(rootfs: &Path) -> Result<()> {
+    let field = "root.path";
+    match std::fs::symlink_metadata(rootfs) {
+        Err(_) => Err(crate::error::SpecError::new(
+            field,
+            format!("rootfs `{}` does not exist: no such file or directory", rootfs.display()),
+        )
+        .into()),
+        Ok(md) if md.file_type().is_symlink() => Err(crate::error::SpecError::new(
+            field,
+            format!("rootfs `{}` is a symlink: give the real directory", rootfs.display()),
+        )
+        .into()),
+        Ok(md) if !md.is_dir() => {
+            Err(crate::error::SpecError::new(field, format!("rootfs `{}` is not a directory", rootfs.display())).into())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// How the init's stdio and terminal are wired.
+pub(crate) enum Console {
+    /// No terminal.
+    None,
+    /// Connect to this socket and send the pty master there.
+    Socket(PathBuf),
+    /// Send the master over this (already connected) socket, for `run` in the foreground.
+    Connected(OwnedFd),
+}
+
+impl Runtime {
+    /// Create a container: after this it is `created` and its init waits for [`Runtime::start`].
+    pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<Created> {
+        let console = match &opts.console_socket {
+            Some(p) => Console::Socket(p.clone()),
+            None => Console::None,
+        };
+        self.create_with(id, opts, console)
+    }
+
+    pub(crate) fn create_with(&self, id: &str, opts: &CreateOptions, console: Console) -> Result<Created> {
+        crate::state::validate_id(id)?;
+        let (spec, bundle, rootfs) = load_bundle(opts)?;
+        let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
+        if terminal && matches!(console, Console::None) {
+            return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
+        }
+        let dir = self.store.create(id)?;
+        let mut st = ContainerState {
+            id: id.into(),
+            pid: 0,
+            pid_start: 0,
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            status: Status::Creating,
+            created: time::now_rfc3339(),
+            owner: p::geteuid(),
+            config: spec,
+            cgroup: None,
+            systemd_cgroup: self.systemd_cgroup,
+        };
+        match self.create_in(&dir, &mut st, opts, console, terminal) {
+            Ok(c) => Ok(c),
+            Err(e) => match cleanup_failed(&dir, &st) {
+                Ok(()) => Err(e),
+                Err(c) => Err(Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) }),
+            },
+        }
+    }
+
+    fn create_in(
+        &self,
+        dir: &ContainerDir,
+        st: &mut ContainerState,
+        opts: &CreateOptions,
+        console: Console,
+        terminal: bool,
+    ) -> Result<Created> {
+        // Recorded first, so `delete --force` can clean up if we are killed half-way.
+        dir.save(st)?;
+        let cg = cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?;
+        st.cgroup = cg.state();
+        dir.save(st)?;
+        let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
+        let status_fifo = make_fifo(&dir.file("status.fifo"))?;
+        let console_fd = if terminal {
+            Some(match console {
+                Console::Socket(p) => fd::unix_connect(&p)
+                    .map_err(|e| Error::InvalidArgument(format!("cannot connect to the console socket: {e}")))?,
+                Console::Connected(f) => f,
+                Console::None => unreachable_console()?,
+            })
+        } else {
+            None
+        };
+        let plan = namespaces::plan(st.config.linux.as_ref())?;
+        let mut warnings = Vec::new();
+        let caps = st
+            .config
+            .process
+            .as_ref()
+            .map(|p| CapSets::from_spec(&p.capabilities.clone().unwrap_or_default(), &mut warnings));
+        let seccomp = match st.config.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+            Some(profile) => Some(crate::seccomp::compile(profile)?),
+            None => None,
+        };
+        let args = InitArgs {
+            spec: st.config.clone(),
+            bundle: st.bundle.clone(),
+            rootfs: st.rootfs.clone(),
+            sync: Channel(fd::seqpacket_pair()?.0),
+            exec_fifo,
+            status_fifo,
+            console: console_fd,
+            preserve_fds: opts.preserve_fds,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            join: Vec::new(),
+            unshare_flags: plan.unshare_flags,
+            needs_fork: plan.needs_fork,
+            new_userns: plan.new_userns,
+            late_userns: plan.late_userns,
+            userns: plan.userns,
+            cgroupns: plan.cgroupns,
+            mountns: plan.mountns,
+            caps,
+            seccomp,
+        };
+        let mut plan = plan;
+        let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };
+        let mut hooks = CreateHooks { st, cg: &cg };
+        let Spawned { pid, sync, warnings: w } = spawn::spawn(args, plan, &mut hooks)?;
+        warnings.extend(w);
+        st.pid = pid;
+        st.pid_start = crate::state::process_start_time(pid).unwrap_or(0);
+        st.status = Status::Created;
+        dir.save(st)?;
+        if let Some(pf) = &opts.pid_file {
+            write_pid_file(pf, pid)?;
+        }
+        sync.send(&Msg::Continue)?;
+        Ok(Created { id: st.id.clone(), pid, warnings })
+    }
+}
+
+fn unreachable_console() -> Result<OwnedFd> {
+    Err(Error::InvalidArgument("process.terminal needs a console socket".into()))
+}
+
+struct CreateHooks<'a> {
+    st: &'a ContainerState,
+    cg: &'a cgroups::Cgroup,
+}
+
+impl ParentHooks for CreateHooks<'_> {
+    fn place(&mut self, pid: i32) -> Result<()> {
+        self.cg.add_pid(pid)
+    }
+
+    fn run_hooks(&mut self, pid: i32) -> Result<String> {
+        let state = spawn::hook_state(&self.st.config, &self.st.id, pid, &self.st.bundle, "creating");
+        if let Some(h) = &self.st.config.hooks {
+            for (kind, list) in [("prestart", &h.prestart), ("createRuntime", &h.create_runtime)] {
+                crate::hooks::run_all(kind, list, &state).map_err(|e| Error::Hook {
+                    hook: kind_name(kind),
+                    path: String::new(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        Ok(state)
+    }
+}
+
+pub(crate) fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "prestart" => "prestart",
+        "createRuntime" => "createRuntime",
+        "createContainer" => "createContainer",
+        "startContainer" => "startContainer",
+        "poststart" => "poststart",
+        _ => "poststop",
+    }
+}
+
+fn make_fifo(path: &Path) -> Result<OwnedFd> {
+    m::mkfifo(path, 0o600)?;
+    // O_RDWR never blocks on a FIFO; the init inherits this fd.
+    Ok(m::openat(None, path, libc::O_RDWR, 0)?)
+}
+
+/// Write the pid file atomically.
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("ocirun-tmp");
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| SysError::io("write", &tmp, &e))?;
+    std::fs::rename(&tmp, path).map_err(|e| SysError::io("rename", path, &e))?;
+    Ok(())
+}
+
+/// Remove what a failed create made.
+fn cleanup_failed(dir: &ContainerDir, st: &ContainerState) -> Result<()> {
+    if st.pid > 0 {
+        let _ = p::kill(st.pid, libc::SIGKILL);
+    }
+    let r = cgroups::destroy_recorded(st);
+    dir.remove()?;
+    r
+}
+
+#[allow(dead_code)]
+fn _assert_fd(f: &OwnedFd) {
+    let _ = f.as_fd();
+}

@@ -1,0 +1,44 @@
+//! `kill`: signal a container's init through a pidfd after checking it is still the process
+//! we started (no pid-reuse race), or with `--all` every process in its cgroup.
+
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::state::ContainerState;
+use crate::sys::process as p;
+use std::os::fd::AsFd;
+
+impl Runtime {
+    /// Send `signal` to the container's init, or to all its processes with `all`.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        let (_dir, st, status) = self.open(id)?;
+        if !status.can_kill() {
+            return Err(Error::WrongState { id: id.into(), status: status.to_string(), op: "kill" });
+        }
+        if all {
+            for pid in super::cgroup::pids(&st)? {
+                let _ = p::kill(pid, signal);
+            }
+            if signal == libc::SIGKILL {
+                super::cgroup::thaw(&st);
+            }
+        }
+        signal_init(&st, signal)
+    }
+}
+
+/// Signal the init if it is still ours.
+pub(crate) fn signal_init(st: &ContainerState, signal: i32) -> Result<()> {
+    let pidfd = match p::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(e) if e.errno == libc::ESRCH => {
+            return Err(Error::WrongState { id: st.id.clone(), status: "stopped".into(), op: "kill" })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // With the pidfd held, the pid cannot be reused: check it is still our init.
+    if !st.init_alive() {
+        return Err(Error::WrongState { id: st.id.clone(), status: "stopped".into(), op: "kill" });
+    }
+    p::pidfd_send_signal(pidfd.as_fd(), signal)?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! The container lifecycle, one file per operation: [`create`], [`start`], [`run`], [`kill`],
+//! [`delete`], [`state`] (state and list). [`Runtime`] is the entry point: it holds the
+//! options every operation shares (the state root, the cgroup driver).
+
+pub mod cgroup;
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod run;
+pub mod signal;
+pub mod start;
+pub mod state;
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::state::{ContainerDir, ContainerState, Status, Store};
+
+pub use create::CreateOptions;
+pub use run::RunOptions;
+pub use state::ContainerInfo;
+
+/// Default state root when running as root.
+pub const DEFAULT_ROOT: &str = "/run/ocirun";
+
+/// The runtime: where state lives and how cgroups are driven.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub(crate) store: Store,
+    /// Use the systemd cgroup driver.
+    pub systemd_cgroup: bool,
+    /// Run without privileges (rootless).
+    pub rootless: bool,
+}
+
+impl Runtime {
+    /// A runtime keeping its state under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Runtime { store: Store::new(root), systemd_cgroup: false, rootless: false }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &std::path::Path {
+        self.store.root()
+    }
+
+    /// Open a container and read its state and live status.
+    pub(crate) fn open(&self, id: &str) -> Result<(ContainerDir, ContainerState, Status)> {
+        let dir = self.store.open(id)?;
+        let st = dir.load()?;
+        let status = live_status(&st);
+        Ok((dir, st, status))
+    }
+}
+
+/// The status as it is now: the recorded one, corrected by whether the init still lives.
+pub fn live_status(st: &ContainerState) -> Status {
+    match st.status {
+        Status::Stopped => Status::Stopped,
+        Status::Creating if st.pid == 0 => Status::Stopped,
+        s => {
+            if !st.init_alive() {
+                return Status::Stopped;
+            }
+            if s == Status::Running || s == Status::Created {
+                if crate::container::state::is_paused(st) {
+                    return Status::Paused;
+                }
+            }
+            s
+        }
+    }
+}

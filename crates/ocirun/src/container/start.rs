@@ -1,0 +1,84 @@
+//! `start`: release a created container's init (a byte on its exec FIFO), wait until it has
+//! exec'd the user's program (EOF on the status FIFO) or reported why it could not, then run
+//! the poststart hooks.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::process::sync::ChildError;
+use crate::state::Status;
+use crate::sys::SysError;
+
+impl Runtime {
+    /// Start a created container.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let (dir, mut st, status) = self.open(id)?;
+        if !status.can_start() {
+            return Err(Error::WrongState { id: id.into(), status: status.to_string(), op: "start" });
+        }
+        let status_path = dir.file("status.fifo");
+        // Open our read end first so the init's failure report (or EOF on exec) reaches us.
+        let mut status_fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&status_path)
+            .map_err(|e| SysError::io("open", &status_path, &e))?;
+        let exec_path = dir.file("exec.fifo");
+        let mut exec_fifo = match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&exec_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Err(Error::WrongState { id: id.into(), status: "stopped".into(), op: "start" })
+            }
+            Err(e) => return Err(SysError::io("open", &exec_path, &e).into()),
+        };
+        // Both FIFOs are done with once the init has them; remove them so a second start fails.
+        let _ = std::fs::remove_file(&exec_path);
+        let _ = std::fs::remove_file(&status_path);
+        std::io::Write::write_all(&mut exec_fifo, b"1").map_err(|e| SysError::io("write", &exec_path, &e))?;
+        drop(exec_fifo);
+        let report = read_until_eof(&mut status_fifo)?;
+        if !report.is_empty() {
+            st.status = Status::Stopped;
+            dir.save(&st)?;
+            let msg = String::from_utf8_lossy(&report).into_owned();
+            let (step, message) = msg.split_once(": ").unwrap_or(("start", &msg));
+            return Err(Error::Init(ChildError::msg(step, message)));
+        }
+        st.status = Status::Running;
+        dir.save(&st)?;
+        if let Some(h) = &st.config.hooks {
+            let state = serde_json::to_string(&st.oci_state(Status::Running)).unwrap_or_default();
+            for hook in &h.poststart {
+                if let Err(e) = crate::hooks::run(hook, &state) {
+                    // The spec: a failing poststart hook is logged, and start still succeeds.
+                    crate::log::warn(&format!("poststart hook {}", e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read the status FIFO until every writer (the init) has closed it.
+fn read_until_eof(f: &mut std::fs::File) -> Result<Vec<u8>> {
+    use std::os::fd::AsFd;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        crate::sys::fd::poll_readable(&[f.as_fd()], -1)?;
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {
+                continue
+            }
+            Err(e) => return Err(SysError::io("read", std::path::Path::new("status.fifo"), &e).into()),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The ordered set-up steps of the container's init, from its first instruction after clone
+//! to `Ready`. Each line is one step; the order is the one the kernel and the spec require.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::{devices, exec, mounts, rootfs, wait_continue, InitArgs};
+use crate::process::sync::{ChildError, Msg};
+use crate::spec::Spec;
+use crate::sys::mount as m;
+use crate::sys::process::{self as p, Forked};
+use crate::sys::{fd, SysError};
+
+/// What [`setup`] hands to the final exec step.
+pub struct ExecPlan {
+    /// Resolved program path inside the container.
+    pub program: CString,
+    /// argv.
+    pub argv: Vec<CString>,
+    /// envp.
+    pub envp: Vec<CString>,
+    /// Hook state JSON, for startContainer hooks.
+    pub state_json: Option<String>,
+}
+
+fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
+    move |e| ChildError::sys(step, e)
+}
+
+/// Run every step up to `Ready`, then wait for the parent to record the state.
+pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
+    let spec = &a.spec;
+    let process = spec.process.as_ref().ok_or_else(|| ChildError::msg("process", "the config has no process"))?;
+    p::set_pdeathsig(libc::SIGKILL).map_err(sys("pdeathsig"))?;
+    wait_continue(&a.sync, "wait for the runtime")?;
+    set_cpu_affinity(process.exec_cpu_affinity.as_ref().and_then(|x| x.initial.as_deref()), "execCPUAffinity.initial")?;
+    if a.new_userns && !a.late_userns {
+        become_root()?;
+    }
+    join_namespaces(a)?;
+    if a.unshare_flags != 0 {
+        p::unshare(a.unshare_flags).map_err(sys("unshare namespaces"))?;
+    }
+    if a.late_userns {
+        a.sync.send(&Msg::MapsNeeded).map_err(sys("ask for user namespace maps"))?;
+        wait_continue(&a.sync, "wait for user namespace maps")?;
+        become_root()?;
+    }
+    write_time_offsets(spec)?;
+    if a.needs_fork {
+        fork_init(a)?;
+    }
+    if a.mountns {
+        let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
+        rootfs::set_root_propagation(prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC))?;
+        rootfs::bind_self(&a.rootfs)?;
+    }
+    let root = open_rootfs(&a.rootfs)?;
+    mount_all(a, &root)?;
+    make_devices(a, &root)?;
+    let state_json = hooks_before_pivot(a)?;
+    rootfs::pivot(root.as_fd(), a.no_pivot || !a.mountns)?;
+    let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
+    if let Some(l) = &spec.linux {
+        for path in &l.masked_paths {
+            rootfs::mask(newroot.as_fd(), path)?;
+        }
+        for path in &l.readonly_paths {
+            rootfs::readonly(newroot.as_fd(), path)?;
+        }
+        write_sysctls(&l.sysctl)?;
+    }
+    set_uts(spec)?;
+    if process.terminal {
+        setup_terminal(a, newroot.as_fd())?;
+    }
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        rootfs::readonly_root()?;
+    }
+    exec::set_process_attributes(a)?;
+    if !a.no_new_keyring {
+        new_session_keyring(spec)?;
+    }
+    let plan = exec::prepare(process, state_json)?;
+    chdir_cwd(&process.cwd)?;
+    a.sync.send(&Msg::Ready).map_err(sys("report ready"))?;
+    wait_continue(&a.sync, "wait for the runtime to record the state")?;
+    // From here on the container outlives `ocirun create`.
+    p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
+    Ok(plan)
+}
+
+fn become_root() -> Result<(), ChildError> {
+    // After the parent wrote the maps, become root of the new user namespace.
+    p::setresgid(0).map_err(sys("setresgid(0) in the user namespace: is gid 0 mapped?"))?;
+    p::setresuid(0).map_err(sys("setresuid(0) in the user namespace: is uid 0 mapped?"))
+}
+
+fn join_namespaces(a: &InitArgs) -> Result<(), ChildError> {
+    for (flag, nsfd) in &a.join {
+        p::setns(nsfd.as_fd(), *flag).map_err(|e| ChildError::sys(format!("join namespace {}", ns_name(*flag)), e))?;
+    }
+    Ok(())
+}
+
+fn ns_name(flag: i32) -> &'static str {
+    crate::spec::validate::NAMESPACES.iter().find(|(_, f)| *f == flag).map_or("?", |(n, _)| n)
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<(), ChildError> {
+    let Some(l) = &spec.linux else { return Ok(()) };
+    if l.time_offsets.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for (clock, off) in &l.time_offsets {
+        text.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).map_err(|e| {
+        ChildError::sys("linux.timeOffsets", SysError::io("write", Path::new("/proc/self/timens_offsets"), &e))
+    })
+}
+
+/// Fork so that a joined or new pid/time namespace applies; the middle process reports the
+/// new init's pid and exits.
+fn fork_init(a: &InitArgs) -> Result<(), ChildError> {
+    match p::clone3(libc::CLONE_PARENT as u64, None).map_err(sys("fork into the pid namespace"))? {
+        Forked::Parent(pid) => {
+            let _ = a.sync.send(&Msg::InitPid(pid));
+            p::exit_now(0)
+        }
+        Forked::Child => p::set_pdeathsig(libc::SIGKILL).map_err(sys("pdeathsig")),
+    }
+}
+
+fn open_rootfs(rootfs: &Path) -> Result<OwnedFd, ChildError> {
+    m::openat(None, rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| ChildError::sys("open rootfs", e))
+}
+
+fn mount_all(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
+    let label = a.spec.linux.as_ref().and_then(|l| l.mount_label.as_deref());
+    let ctx = mounts::MountCtx {
+        root: root.as_fd(),
+        bundle: &a.bundle,
+        userns: a.userns,
+        cgroupns: a.cgroupns,
+        mount_label: label,
+    };
+    for (i, mnt) in a.spec.mounts.iter().enumerate() {
+        mounts::mount_one(&ctx, i, mnt)?;
+    }
+    Ok(())
+}
+
+fn make_devices(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
+    let dev_bound =
+        a.spec.mounts.iter().any(|mt| mt.destination.trim_end_matches('/') == "/dev" && mounts::is_bind(mt));
+    if !dev_bound {
+        for d in devices::default_devices() {
+            devices::create(root.as_fd(), &d, a.userns)?;
+        }
+        devices::symlinks(root.as_fd())?;
+    }
+    for d in a.spec.linux.iter().flat_map(|l| l.devices.iter()) {
+        devices::create(root.as_fd(), d, a.userns)?;
+    }
+    Ok(())
+}
+
+/// Ask the parent to run prestart/createRuntime hooks, then run createContainer hooks here.
+fn hooks_before_pivot(a: &InitArgs) -> Result<Option<String>, ChildError> {
+    let Some(h) = &a.spec.hooks else { return Ok(None) };
+    if h.prestart.is_empty()
+        && h.create_runtime.is_empty()
+        && h.create_container.is_empty()
+        && h.start_container.is_empty()
+    {
+        return Ok(None);
+    }
+    a.sync.send(&Msg::RunHooks).map_err(sys("ask for hooks"))?;
+    let state = match a.sync.recv() {
+        Ok(Some(Msg::State(state))) => state,
+        Ok(Some(Msg::Error(e))) => return Err(e),
+        Ok(None) => p::exit_now(1),
+        Ok(Some(other)) => return Err(ChildError::msg("hooks", format!("unexpected message {other:?}"))),
+        Err(e) => return Err(ChildError::sys("hooks", e)),
+    };
+    crate::hooks::run_all("createContainer", &h.create_container, &state)
+        .map_err(|e| ChildError::msg("createContainer hook", e.to_string()))?;
+    Ok(Some(state))
+}
+
+fn write_sysctls(sysctl: &std::collections::BTreeMap<String, String>) -> Result<(), ChildError> {
+    for (k, v) in sysctl {
+        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+        std::fs::write(&path, v)
+            .map_err(|e| ChildError::sys(format!("linux.sysctl.{k}"), SysError::io("write", &path, &e)))?;
+    }
+    Ok(())
+}
+
+fn set_uts(spec: &Spec) -> Result<(), ChildError> {
+    if let Some(h) = &spec.hostname {
+        p::sethostname(h).map_err(sys("hostname"))?;
+    }
+    if let Some(d) = &spec.domainname {
+        p::setdomainname(d).map_err(sys("domainname"))?;
+    }
+    Ok(())
+}
+
+/// Allocate the pty inside the container, hand the master to the console socket, and make
+/// the slave our stdio and controlling terminal.
+fn setup_terminal(a: &InitArgs, root: std::os::fd::BorrowedFd<'_>) -> Result<(), ChildError> {
+    let console =
+        a.console.as_ref().ok_or_else(|| ChildError::msg("terminal", "process.terminal needs a console socket"))?;
+    let (master, slave) = fd::open_pty(Path::new("/dev/ptmx")).map_err(sys("open /dev/ptmx"))?;
+    let n = fd::pty_number(master.as_fd()).map_err(sys("pty number"))?;
+    if let Some(size) = a.spec.process.as_ref().and_then(|p| p.console_size) {
+        fd::set_winsize(slave.as_fd(), size.height as u16, size.width as u16).map_err(sys("console size"))?;
+    }
+    let pts = PathBuf::from(format!("/dev/pts/{n}"));
+    rootfs::bind_console(root, &pts)?;
+    fd::send_with_fd(console.as_fd(), b"/dev/ptmx", Some(master.as_fd()))
+        .map_err(sys("send the pty master to the console socket"))?;
+    drop(master);
+    p::setsid().map_err(sys("setsid"))?;
+    fd::set_controlling_tty(slave.as_fd()).map_err(sys("controlling terminal"))?;
+    for i in 0..3 {
+        fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;
+    }
+    Ok(())
+}
+
+fn new_session_keyring(spec: &Spec) -> Result<(), ChildError> {
+    let _ = spec;
+    match p::join_session_keyring(c"_ses.ocirun") {
+        Ok(()) => Ok(()),
+        // Kernels or seccomp policies without keyctl: carry on, as other runtimes do.
+        Err(e) if e.errno == libc::ENOSYS || e.errno == libc::EPERM || e.errno == libc::EACCES => Ok(()),
+        Err(e) => Err(ChildError::sys("session keyring", e)),
+    }
+}
+
+fn chdir_cwd(cwd: &str) -> Result<(), ChildError> {
+    m::chdir(Path::new(cwd)).map_err(|e| ChildError::sys("process.cwd", e))?;
+    // The cwd must be inside the new root (CVE-2024-21626): getcwd fails or says
+    // "(unreachable)" for a directory outside it.
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(ChildError::msg("process.cwd", format!("{cwd} is not inside the container"))),
+    }
+}
+
+/// Parse a CPU list like `0-3,7`.
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+pub(crate) fn set_cpu_affinity(list: Option<&str>, field: &str) -> Result<(), ChildError> {
+    let Some(list) = list else { return Ok(()) };
+    let cpus = parse_cpu_list(list)
+        .ok_or_else(|| ChildError::msg(format!("process.{field}"), format!("{list:?} is not a CPU list")))?;
+    p::sched_setaffinity(&cpus).map_err(|e| ChildError::sys(format!("process.{field}"), e))
+}

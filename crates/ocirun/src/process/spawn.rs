@@ -1,0 +1,158 @@
+//! The parent's side of creating the init: clone3 with the namespace plan, user namespace
+//! maps, cgroup placement, hooks on request, until the child is `Ready`.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use super::namespaces::NsPlan;
+use super::sync::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::init::InitArgs;
+use crate::spec::{IdMapping, Spec};
+use crate::sys::process::{self as p, Forked};
+use crate::sys::{fd, SysError};
+
+/// What the parent must do while the child sets up.
+pub trait ParentHooks {
+    /// Place `pid` in the container's cgroup (before the child does anything).
+    fn place(&mut self, pid: i32) -> Result<()>;
+    /// Run prestart and createRuntime hooks for the init `pid`; return the state JSON.
+    fn run_hooks(&mut self, pid: i32) -> Result<String>;
+}
+
+/// The running init as the parent sees it.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The init's pid.
+    pub pid: i32,
+    /// Parent end of the sync socket (send `Continue` once the state is recorded).
+    pub sync: Channel,
+    /// Warnings the child sent.
+    pub warnings: Vec<String>,
+}
+
+/// Clone the init and drive it to `Ready`. On error the child is killed and reaped.
+pub fn spawn(mut args: InitArgs, plan: NsPlan, parent: &mut dyn ParentHooks) -> Result<Spawned> {
+    let (ours, theirs) = fd::seqpacket_pair()?;
+    args.sync = Channel(theirs);
+    let uid_maps =
+        args.spec.linux.as_ref().map(|l| (l.uid_mappings.clone(), l.gid_mappings.clone())).unwrap_or_default();
+    let child = match p::clone3(plan.clone_flags, None)? {
+        Forked::Child => {
+            drop(ours);
+            drop(plan);
+            crate::init::run(args)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let InitArgs { sync: theirs, .. } = args;
+    drop(theirs);
+    let sync = Channel(ours);
+    let mut init_pid = child;
+    let result = drive(&sync, child, &mut init_pid, &plan, &uid_maps, parent);
+    match result {
+        Ok(warnings) => Ok(Spawned { pid: init_pid, sync, warnings }),
+        Err(e) => {
+            let _ = p::kill(init_pid, libc::SIGKILL);
+            let _ = p::kill(child, libc::SIGKILL);
+            let _ = p::waitpid(child, false);
+            if init_pid != child {
+                let _ = p::waitpid(init_pid, false);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn drive(
+    sync: &Channel,
+    child: i32,
+    init_pid: &mut i32,
+    plan: &NsPlan,
+    maps: &(Vec<IdMapping>, Vec<IdMapping>),
+    parent: &mut dyn ParentHooks,
+) -> Result<Vec<String>> {
+    if plan.new_userns && !plan.late_userns {
+        write_maps(child, &maps.0, &maps.1)?;
+    }
+    parent.place(child)?;
+    sync.send(&Msg::Continue)?;
+    let mut warnings = Vec::new();
+    loop {
+        match sync.recv()? {
+            Some(Msg::MapsNeeded) => {
+                write_maps(child, &maps.0, &maps.1)?;
+                sync.send(&Msg::Continue)?;
+            }
+            Some(Msg::InitPid(pid)) => {
+                *init_pid = pid;
+                // Reap the middle process that forked the init.
+                let _ = p::waitpid(child, false);
+            }
+            Some(Msg::RunHooks) => match parent.run_hooks(*init_pid) {
+                Ok(state) => sync.send(&Msg::State(state))?,
+                Err(e) => {
+                    let _ = sync.send(&Msg::Error(crate::process::sync::ChildError::msg("hooks", e.to_string())));
+                    return Err(e);
+                }
+            },
+            Some(Msg::Warning(w)) => warnings.push(w),
+            Some(Msg::Ready) => return Ok(warnings),
+            Some(Msg::Error(e)) => return Err(Error::Init(e)),
+            Some(other) => {
+                return Err(Error::Init(crate::process::sync::ChildError::msg(
+                    "sync",
+                    format!("unexpected message {other:?}"),
+                )))
+            }
+            None => {
+                let status = p::waitpid(child, false).ok().flatten();
+                return Err(Error::Init(crate::process::sync::ChildError::msg(
+                    "init",
+                    format!("the container's init exited during set-up ({status:?}) without reporting an error"),
+                )));
+            }
+        }
+    }
+}
+
+fn map_text(maps: &[IdMapping]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+}
+
+/// Write `/proc/PID/{uid,gid}_map`. As an unprivileged caller with a single mapping of its own
+/// ids, setgroups must be denied first (the kernel's rule).
+pub fn write_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<()> {
+    let write = |file: &str, text: &str| -> Result<()> {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(|e| Error::Sys(SysError::io("write", Path::new(&path), &e)))
+    };
+    if p::geteuid() != 0 {
+        write("setgroups", "deny")?;
+    }
+    if !uids.is_empty() {
+        write("uid_map", &map_text(uids))?;
+    }
+    if !gids.is_empty() {
+        write("gid_map", &map_text(gids))?;
+    }
+    Ok(())
+}
+
+/// The spec's state JSON for hooks.
+pub fn hook_state(spec: &Spec, id: &str, pid: i32, bundle: &Path, status: &str) -> String {
+    let st = crate::spec::State {
+        oci_version: crate::spec::OCI_VERSION.into(),
+        id: id.into(),
+        status: status.into(),
+        pid: Some(pid),
+        bundle: bundle.to_string_lossy().into_owned(),
+        annotations: spec.annotations.clone(),
+    };
+    serde_json::to_string(&st).unwrap_or_default()
+}
+
+/// Keep an fd alive (used to hold FIFOs until the init has its own copies).
+pub fn keep(_fd: &OwnedFd) {
+    let _ = _fd.as_fd();
+}

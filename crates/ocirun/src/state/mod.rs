@@ -1,0 +1,304 @@
+//! The state store: one directory per container under the runtime root (0700), holding
+//! `state.json` (replaced atomically: temp file + rename) and the start socket. Operations on
+//! one container are serialised by an exclusive `flock` on its directory.
+//!
+//! A container's init is identified by its pid *and* its start time (field 22 of
+//! `/proc/PID/stat`), so a reused pid never makes a dead container look alive.
+
+mod status;
+pub mod time;
+
+pub use status::Status;
+
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::spec::Spec;
+use crate::sys::{self, SysError};
+
+/// Longest container id accepted (a directory name).
+pub const MAX_ID_LEN: usize = 255;
+
+/// Check a container id: `[A-Za-z0-9][A-Za-z0-9_.+-]*`, at most [`MAX_ID_LEN`] bytes.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |reason| Err(Error::InvalidId { id: id.to_string(), reason });
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.len() > MAX_ID_LEN {
+        return bad("longer than 255 characters");
+    }
+    if !id.as_bytes()[0].is_ascii_alphanumeric() {
+        return bad("must start with a letter or digit");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b)) {
+        return bad("only letters, digits and _ . + - are allowed");
+    }
+    Ok(())
+}
+
+/// What the runtime records about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    /// Container id.
+    pub id: String,
+    /// Init pid on the host (0 before it exists).
+    pub pid: i32,
+    /// Init start time in clock ticks since boot, to detect pid reuse.
+    pub pid_start: u64,
+    /// Absolute bundle path.
+    pub bundle: PathBuf,
+    /// Absolute rootfs path.
+    pub rootfs: PathBuf,
+    /// Recorded status (the live status also looks at the process, see [`Container::status`]).
+    pub status: Status,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Uid of the creator.
+    pub owner: u32,
+    /// The config the container was created from.
+    pub config: Spec,
+    /// The cgroup the container lives in, as the cgroup manager records it.
+    #[serde(default)]
+    pub cgroup: Option<serde_json::Value>,
+    /// Whether the systemd cgroup driver was used.
+    #[serde(default)]
+    pub systemd_cgroup: bool,
+}
+
+impl ContainerState {
+    /// The state as the OCI spec defines it, with the live status.
+    pub fn oci_state(&self, status: Status) -> crate::spec::State {
+        crate::spec::State {
+            oci_version: crate::spec::OCI_VERSION.into(),
+            id: self.id.clone(),
+            status: status.as_str().into(),
+            pid: if status == Status::Stopped { None } else { Some(self.pid) },
+            bundle: self.bundle.to_string_lossy().into_owned(),
+            annotations: self.config.annotations.clone(),
+        }
+    }
+
+    /// Whether the recorded init process is still the one we started.
+    pub fn init_alive(&self) -> bool {
+        self.pid > 0 && process_start_time(self.pid) == Some(self.pid_start)
+    }
+}
+
+/// The start time of `pid` (clock ticks since boot), if it exists and is not a zombie.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // `rest` starts at field 3 (state); start time is field 22.
+    fields.nth(18)?.parse().ok()
+}
+
+/// The runtime root: where container directories live.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A locked container directory. The lock is released when this is dropped.
+#[derive(Debug)]
+pub struct ContainerDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// The container id.
+    pub id: String,
+    _lock: OwnedFd,
+}
+
+impl Store {
+    /// A store at `root` (created on first use, mode 0700).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn ensure_root(&self) -> Result<()> {
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SysError::io("mkdir", &self.root, &e).into()),
+        }
+    }
+
+    /// Create and lock the directory of a new container.
+    pub fn create(&self, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        self.ensure_root()?;
+        let path = self.root.join(id);
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists { id: id.into() })
+            }
+            Err(e) => return Err(SysError::io("mkdir", &path, &e).into()),
+        }
+        let lock = lock_dir(&path)?;
+        Ok(ContainerDir { path, id: id.into(), _lock: lock })
+    }
+
+    /// Open and lock an existing container's directory.
+    pub fn open(&self, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        let path = self.root.join(id);
+        let lock = match lock_dir(&path) {
+            Ok(l) => l,
+            Err(Error::Sys(e)) if e.errno == libc::ENOENT => {
+                return Err(Error::NotFound { id: id.into(), root: self.root.clone() })
+            }
+            Err(e) => return Err(e),
+        };
+        // The directory may have been removed while we waited for the lock.
+        if !path.join(STATE_FILE).exists() && !path.exists() {
+            return Err(Error::NotFound { id: id.into(), root: self.root.clone() });
+        }
+        Ok(ContainerDir { path, id: id.into(), _lock: lock })
+    }
+
+    /// Ids of all containers in the store.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(SysError::io("readdir", &self.root, &e).into()),
+        };
+        let mut ids: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|id| validate_id(id).is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+const STATE_FILE: &str = "state.json";
+
+fn lock_dir(path: &Path) -> Result<OwnedFd> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| SysError::io("open", path, &e))?;
+    let fd = OwnedFd::from(f);
+    sys::fd::flock_exclusive(fd.as_fd()).map_err(|e| e.at(path))?;
+    Ok(fd)
+}
+
+impl ContainerDir {
+    /// Read `state.json`.
+    pub fn load(&self) -> Result<ContainerState> {
+        let p = self.path.join(STATE_FILE);
+        let data = match fs::read(&p) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::CorruptState {
+                    id: self.id.clone(),
+                    path: p,
+                    reason: "state file is missing (creation was interrupted)".into(),
+                })
+            }
+            Err(e) => return Err(SysError::io("read", &p, &e).into()),
+        };
+        serde_json::from_slice(&data).map_err(|e| Error::CorruptState {
+            id: self.id.clone(),
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Replace `state.json` atomically.
+    pub fn save(&self, st: &ContainerState) -> Result<()> {
+        let p = self.path.join(STATE_FILE);
+        let tmp = self.path.join(".state.json.tmp");
+        let data =
+            serde_json::to_vec(st).map_err(|e| Error::InvalidArgument(format!("cannot serialise state: {e}")))?;
+        fs::write(&tmp, &data).map_err(|e| SysError::io("write", &tmp, &e))?;
+        fs::rename(&tmp, &p).map_err(|e| SysError::io("rename", &p, &e))?;
+        Ok(())
+    }
+
+    /// Remove the directory and everything in it.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SysError::io("remove", &self.path, &e).into()),
+        }
+    }
+
+    /// Path of a file inside the container directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "abc-1.2_3+x", "0abc", &"a".repeat(255)] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "a/b", ".x", "-x", "a b", "..", &"a".repeat(256), "a\0b"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn start_time_of_self_and_missing() {
+        let me = std::process::id() as i32;
+        assert!(process_start_time(me).is_some());
+        assert_eq!(process_start_time(i32::MAX - 1), None);
+    }
+
+    #[test]
+    fn store_roundtrip_and_corruption() {
+        let dir = std::env::temp_dir().join(format!("ocirun-state-test-{}", std::process::id()));
+        let store = Store::new(&dir);
+        let c = store.create("c1").unwrap();
+        assert!(matches!(store.create("c1"), Err(Error::AlreadyExists { .. })));
+        let st = ContainerState {
+            id: "c1".into(),
+            pid: 1,
+            pid_start: 2,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            status: Status::Created,
+            created: time::now_rfc3339(),
+            owner: 0,
+            config: Spec::default(),
+            cgroup: None,
+            systemd_cgroup: false,
+        };
+        c.save(&st).unwrap();
+        assert_eq!(c.load().unwrap().pid_start, 2);
+        fs::write(c.file(STATE_FILE), b"{\"id\": 3").unwrap();
+        assert!(matches!(c.load(), Err(Error::CorruptState { .. })));
+        c.remove().unwrap();
+        drop(c);
+        assert!(matches!(store.open("c1"), Err(Error::NotFound { .. })));
+        assert_eq!(store.list().unwrap(), Vec::<String>::new());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
