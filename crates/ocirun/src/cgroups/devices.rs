@@ -152,6 +152,33 @@ pub fn default_allowed() -> Vec<DeviceCgroup> {
     ]
 }
 
+/// The full rule list for a container: the config's rules, then [`default_allowed`], then
+/// read/write/mknod for every device in `linux.devices` (a `u` device is a character device;
+/// FIFOs, `p`, need no rule). Pass the result as `Resources::devices` to
+/// [`super::Manager::apply`], which itself starts from "deny everything".
+pub fn container_rules(
+    spec: &[DeviceCgroup],
+    linux_devices: &[crate::spec::Device],
+) -> Vec<DeviceCgroup> {
+    let mut out = spec.to_vec();
+    out.extend(default_allowed());
+    for d in linux_devices {
+        let typ = match d.typ.as_str() {
+            "b" => "b",
+            "c" | "u" => "c",
+            _ => continue,
+        };
+        out.push(DeviceCgroup {
+            allow: true,
+            typ: Some(typ.into()),
+            major: d.major,
+            minor: d.minor,
+            access: Some("rwm".into()),
+        });
+    }
+    out
+}
+
 /// Write the rules to a v1 `devices` cgroup directory, the leading deny first.
 pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
     for r in rules {
@@ -321,6 +348,32 @@ mod tests {
                 (false, "b *:0 w".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn container_rules_append_defaults_and_linux_devices() {
+        let spec = [dev(false, "a", None, None, "rwm")];
+        let fuse = crate::spec::Device {
+            typ: "c".into(),
+            path: "/dev/fuse".into(),
+            major: Some(10),
+            minor: Some(229),
+            ..Default::default()
+        };
+        let fifo = crate::spec::Device {
+            typ: "p".into(),
+            path: "/dev/f".into(),
+            ..Default::default()
+        };
+        let all = container_rules(&spec, &[fuse, fifo]);
+        assert_eq!(all[0], spec[0]);
+        assert_eq!(all.len(), 1 + default_allowed().len() + 1);
+        let p = program(&rules(&all).expect("valid"));
+        assert_eq!(run(&p, 2, READ | WRITE, 10, 229), 1, "fuse allowed");
+        assert_eq!(run(&p, 2, READ | WRITE, 1, 3), 1, "null allowed");
+        assert_eq!(run(&p, 2, MKNOD, 4, 0), 1, "mknod allowed");
+        assert_eq!(run(&p, 2, READ, 4, 0), 0, "tty0 denied");
+        assert_eq!(run(&p, 1, READ, 8, 0), 0, "disk denied");
     }
 
     #[test]
