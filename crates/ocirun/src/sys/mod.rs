@@ -23,35 +23,19 @@ pub struct SysError {
 impl SysError {
     /// An error for `op` with the current `errno`.
     pub fn last(op: &'static str) -> Self {
-        SysError {
-            op,
-            path: None,
-            errno: last_errno(),
-        }
+        SysError { op, path: None, errno: last_errno() }
     }
     /// An error for `op` on `path` with the current `errno`.
     pub fn last_at(op: &'static str, path: &Path) -> Self {
-        SysError {
-            op,
-            path: Some(path.to_path_buf()),
-            errno: last_errno(),
-        }
+        SysError { op, path: Some(path.to_path_buf()), errno: last_errno() }
     }
     /// An error for `op` with an explicit errno.
     pub fn new(op: &'static str, errno: i32) -> Self {
-        SysError {
-            op,
-            path: None,
-            errno,
-        }
+        SysError { op, path: None, errno }
     }
     /// An error for `op` from a `std::io::Error`.
     pub fn io(op: &'static str, path: &Path, e: &std::io::Error) -> Self {
-        SysError {
-            op,
-            path: Some(path.to_path_buf()),
-            errno: e.raw_os_error().unwrap_or(libc::EIO),
-        }
+        SysError { op, path: Some(path.to_path_buf()), errno: e.raw_os_error().unwrap_or(libc::EIO) }
     }
     /// Attach a path.
     pub fn at(mut self, path: &Path) -> Self {
@@ -94,9 +78,7 @@ fn lower_first(s: &str) -> String {
 
 /// The calling thread's errno.
 pub fn last_errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// Result of a wrapped system call.
