@@ -2,6 +2,8 @@
 //! kernel interface in safe functions that take and return owned types (`OwnedFd`, `Path`,
 //! typed flags) and fail with [`SysError`], which names the call, the path and keeps errno.
 
+pub mod bpf;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
