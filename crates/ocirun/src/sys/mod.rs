@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ErrorKind;
 
+pub mod seccomp;
+
 /// A failed system call: which call, on which path (if any), and errno.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysError {
