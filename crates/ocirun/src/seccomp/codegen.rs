@@ -40,8 +40,7 @@ pub(crate) const BAD_ARCH: Action = Action::KillProcess;
 pub(crate) fn generate(r: &Resolved) -> Result<Vec<SockFilter>, SeccompError> {
     let mut asm = Assembler::new();
     let default = r.default.ret();
-    let empty = Default::default();
-    let rules = |arch: Arch| r.rules.get(&arch).unwrap_or(&empty);
+    let rules = |arch: Arch| r.rules[arch as usize].as_slice();
 
     // Emitted back to front: the i386 block last in the program, x86_64's tree right after
     // the dispatch so the common path jumps least.
@@ -88,7 +87,7 @@ enum Leaf<'a> {
 /// Emit the binary search over `[lo, hi]` (A holds the number) and return its entry.
 fn emit_tree(
     asm: &mut Assembler,
-    rules: &std::collections::BTreeMap<u32, SyscallRules>,
+    rules: &[(u32, SyscallRules)],
     lo: u32,
     hi: u32,
     default: u32,
@@ -105,7 +104,10 @@ fn emit_tree(
     }
     let mut iv: Vec<(u32, Leaf<'_>)> = Vec::with_capacity(rules.len() * 2 + 1);
     let mut next = u64::from(lo);
-    for (&nr, sr) in rules.range(lo..=hi) {
+    let from = rules.partition_point(|(nr, _)| *nr < lo);
+    let to = rules.partition_point(|(nr, _)| *nr <= hi);
+    for (nr, sr) in &rules[from..to] {
+        let nr = *nr;
         if u64::from(nr) > next {
             push(&mut iv, next, Leaf::Ret(default));
         }

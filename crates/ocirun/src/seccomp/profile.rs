@@ -12,8 +12,6 @@
 //!   order, the first whose comparisons all hold decides; a rule without `args` decides when
 //!   none of them holds; the default action when there is no such rule.
 
-use std::collections::BTreeMap;
-
 use super::syscalls;
 use super::SeccompError;
 use crate::spec::{Seccomp, SyscallArg};
@@ -29,26 +27,18 @@ pub(crate) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Arch {
     /// 64-bit, the native ABI.
-    X86_64,
+    X86_64 = 0,
     /// 32-bit i386 (`int 0x80`, `sysenter`): arguments are 32 bits wide.
-    X86,
+    X86 = 1,
     /// x32: `AUDIT_ARCH_X86_64` with `__X32_SYSCALL_BIT` set in the number.
-    X32,
+    X32 = 2,
 }
 
 impl Arch {
-    fn table(self) -> &'static [(&'static str, u32)] {
-        match self {
-            Arch::X86_64 => syscalls::X86_64,
-            Arch::X86 => syscalls::I386,
-            Arch::X32 => syscalls::X32,
-        }
-    }
-
     /// The syscall number of `name` on this ABI.
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
-        let t = self.table();
-        t.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| t[i].1)
+        let nr = syscalls::lookup(name)?[self as usize];
+        (nr != syscalls::NONE).then_some(nr)
     }
 
     /// Whether the ABI passes 32-bit arguments (the kernel truncates anything wider).
@@ -191,8 +181,9 @@ pub(crate) struct Resolved {
     pub(crate) default: Action,
     /// The ABIs allowed, native first; any other ABI is killed.
     pub(crate) arches: Vec<Arch>,
-    /// Per ABI, the syscalls whose outcome differs from the default, by number.
-    pub(crate) rules: BTreeMap<Arch, BTreeMap<u32, SyscallRules>>,
+    /// Per ABI (indexed by `Arch as usize`), the syscalls whose outcome differs from the
+    /// default, sorted by number.
+    pub(crate) rules: [Vec<(u32, SyscallRules)>; 3],
     /// `SECCOMP_FILTER_FLAG_*` to pass to seccomp(2).
     pub(crate) flags: u32,
     pub(crate) uses_notify: bool,
@@ -283,8 +274,10 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
     let mut flags = parse_flags(&profile.flags)?;
     let mut warnings = Vec::new();
 
-    // Per ABI and number: the rules in profile order, with and without args.
-    let mut collected: BTreeMap<Arch, BTreeMap<u32, Collected>> = BTreeMap::new();
+    // Per ABI and number: the rules in profile order, with and without args. Every number of
+    // the tables is below 1024 once the x32 bit is cleared, so a dense slot array indexes them.
+    let mut slots = [[0u16; 1024]; 3];
+    let mut collected: Vec<(Arch, u32, Collected)> = Vec::with_capacity(1024);
     let mut uses_notify = false;
     for (ri, sc) in profile.syscalls.iter().enumerate() {
         let field = format!("linux.seccomp.syscalls[{ri}]");
@@ -306,7 +299,12 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
                 };
                 known = true;
                 uses_notify |= action == Action::Notify;
-                let entry = collected.entry(arch).or_default().entry(nr).or_default();
+                let slot = &mut slots[arch as usize][(nr & !X32_SYSCALL_BIT) as usize & 1023];
+                if *slot == 0 {
+                    collected.push((arch, nr, Collected::default()));
+                    *slot = collected.len() as u16;
+                }
+                let entry = &mut collected[usize::from(*slot) - 1].2;
                 if args.is_empty() {
                     match entry.1 {
                         None => entry.1 = Some(action),
@@ -325,19 +323,18 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
         }
     }
 
-    let mut rules: BTreeMap<Arch, BTreeMap<u32, SyscallRules>> = BTreeMap::new();
-    for (arch, by_nr) in collected {
-        for (nr, (mut conditional, unconditional)) in by_nr {
-            let fallback = unconditional.unwrap_or(default);
-            // A trailing rule that leads where failing it leads anyway changes nothing.
-            while conditional.last().is_some_and(|r| r.action == fallback) {
-                conditional.pop();
-            }
-            if conditional.is_empty() && fallback == default {
-                continue;
-            }
-            rules.entry(arch).or_default().insert(nr, SyscallRules { conditional, fallback });
+    collected.sort_unstable_by_key(|(arch, nr, _)| (*arch, *nr));
+    let mut rules: [Vec<(u32, SyscallRules)>; 3] = Default::default();
+    for (arch, nr, (mut conditional, unconditional)) in collected {
+        let fallback = unconditional.unwrap_or(default);
+        // A trailing rule that leads where failing it leads anyway changes nothing.
+        while conditional.last().is_some_and(|r| r.action == fallback) {
+            conditional.pop();
         }
+        if conditional.is_empty() && fallback == default {
+            continue;
+        }
+        rules[arch as usize].push((nr, SyscallRules { conditional, fallback }));
     }
 
     if uses_notify {
