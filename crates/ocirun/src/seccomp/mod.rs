@@ -25,12 +25,14 @@
 //!
 //! libseccomp is a C library to build and link (or a shared object to load at start-up), it
 //! builds its filter through a generic rule database at run time, and its output tests rules
-//! largely one after another. Our compiler is about 500 lines of Rust for the three x86 ABIs,
+//! largely one after another. Our compiler is about 700 lines of Rust for the three x86 ABIs,
 //! emits a binary search over syscall numbers (O(log n) instructions per syscall instead of
 //! O(n)), and its output is cached by profile so a container start usually only reads a file.
 //! Measured on this machine (kernel 6.18, Docker's default profile, release build, see
-//! `bench/seccomp/`): compile ≈ 0.1 ms cold, cache load ≈ 0.02 ms, 10-16 BPF instructions
-//! executed per syscall.
+//! `bench/seccomp/README.md`): compile ≈ 0.12 ms (0.25 ms first call) and a cache hit ≈ 0.04 ms,
+//! against 14-19 ms for libseccomp 2.5.4 to build the same profile; 355 instructions against
+//! 983; 10-11 instructions executed for a plain syscall and at most 31 with argument rules,
+//! against up to 607 (598 for a denied unknown number) in libseccomp's program.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
