@@ -48,10 +48,7 @@ const ALL: u32 = MKNOD | READ | WRITE;
 impl Rule {
     /// Validate one config rule.
     pub fn from_spec(d: &DeviceCgroup) -> Result<Rule> {
-        let bad = |reason: String| CgroupError::InvalidValue {
-            field: FIELD,
-            reason,
-        };
+        let bad = |reason: String| CgroupError::InvalidValue { field: FIELD, reason };
         let kind = match d.typ.as_deref() {
             None | Some("a") | Some("") => 'a',
             Some("c") => 'c',
@@ -61,9 +58,7 @@ impl Rule {
         let num = |v: Option<i64>, what: &str| match v {
             None => Ok(None),
             Some(n) if n < 0 => Ok(None),
-            Some(n) => u32::try_from(n)
-                .map(Some)
-                .map_err(|_| bad(format!("{what} {n} is out of range"))),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| bad(format!("{what} {n} is out of range"))),
         };
         let access = match d.access.as_deref() {
             None | Some("") => ALL,
@@ -74,13 +69,7 @@ impl Rule {
                 _ => Err(bad(format!("access {a:?} may hold only r, w and m"))),
             })?,
         };
-        Ok(Rule {
-            allow: d.allow,
-            kind,
-            major: num(d.major, "major")?,
-            minor: num(d.minor, "minor")?,
-            access,
-        })
+        Ok(Rule { allow: d.allow, kind, major: num(d.major, "major")?, minor: num(d.minor, "minor")?, access })
     }
 
     /// The v1 line, e.g. `c 1:3 rwm` or `a`.
@@ -105,13 +94,7 @@ impl Rule {
 
 /// Validate all rules, with the implicit leading "deny everything".
 pub fn rules(spec: &[DeviceCgroup]) -> Result<Vec<Rule>> {
-    let mut out = vec![Rule {
-        allow: false,
-        kind: 'a',
-        major: None,
-        minor: None,
-        access: ALL,
-    }];
+    let mut out = vec![Rule { allow: false, kind: 'a', major: None, minor: None, access: ALL }];
     for d in spec {
         out.push(Rule::from_spec(d)?);
     }
@@ -130,13 +113,8 @@ pub fn default_allowed() -> Vec<DeviceCgroup> {
         minor,
         access: Some(access.into()),
     };
-    let mknod = |t: &str| DeviceCgroup {
-        allow: true,
-        typ: Some(t.into()),
-        major: None,
-        minor: None,
-        access: Some("m".into()),
-    };
+    let mknod =
+        |t: &str| DeviceCgroup { allow: true, typ: Some(t.into()), major: None, minor: None, access: Some("m".into()) };
     vec![
         mknod("c"),
         mknod("b"),
@@ -156,10 +134,7 @@ pub fn default_allowed() -> Vec<DeviceCgroup> {
 /// read/write/mknod for every device in `linux.devices` (a `u` device is a character device;
 /// FIFOs, `p`, need no rule). Pass the result as `Resources::devices` to
 /// [`super::Manager::apply`], which itself starts from "deny everything".
-pub fn container_rules(
-    spec: &[DeviceCgroup],
-    linux_devices: &[crate::spec::Device],
-) -> Vec<DeviceCgroup> {
+pub fn container_rules(spec: &[DeviceCgroup], linux_devices: &[crate::spec::Device]) -> Vec<DeviceCgroup> {
     let mut out = spec.to_vec();
     out.extend(default_allowed());
     for d in linux_devices {
@@ -182,11 +157,7 @@ pub fn container_rules(
 /// Write the rules to a v1 `devices` cgroup directory, the leading deny first.
 pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
     for r in rules {
-        let file = if r.allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
+        let file = if r.allow { "devices.allow" } else { "devices.deny" };
         fs::write_field(dir, file, &r.v1_line(), FIELD)?;
     }
     Ok(())
@@ -203,12 +174,7 @@ const JMP32_JNE_K: u8 = 0x56; // if (u32)dst != imm goto +off
 const JMP_EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: dst | (src << 4),
-        off,
-        imm,
-    }
+    Insn { code, regs: dst | (src << 4), off, imm }
 }
 
 /// Build the eBPF device program for `rules` (as returned by [`rules`]).
@@ -282,18 +248,12 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
 /// programs that were there before (an update replaces the old rules; while both are attached
 /// an access must pass both, so there is no window where the old or new rules are loosened).
 pub fn apply_bpf(dir: &Path, rules: &[Rule]) -> Result<()> {
-    let bpf_err = |source| CgroupError::Bpf {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let bpf_err = |source| CgroupError::Bpf { path: dir.to_path_buf(), source };
     let cg = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
-        .map_err(|source| CgroupError::Open {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| CgroupError::Open { path: dir.to_path_buf(), source })?;
     let old = bpf::query_cgroup_device_progs(cg.as_fd()).map_err(bpf_err)?;
     let prog = bpf::load_cgroup_device_prog(&program(rules)).map_err(bpf_err)?;
     bpf::attach_cgroup_device_prog(cg.as_fd(), prog.as_fd()).map_err(bpf_err)?;
@@ -316,38 +276,15 @@ pub fn apply_bpf(dir: &Path, rules: &[Rule]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn dev(
-        allow: bool,
-        t: &str,
-        major: Option<i64>,
-        minor: Option<i64>,
-        access: &str,
-    ) -> DeviceCgroup {
-        DeviceCgroup {
-            allow,
-            typ: Some(t.into()),
-            major,
-            minor,
-            access: Some(access.into()),
-        }
+    fn dev(allow: bool, t: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> DeviceCgroup {
+        DeviceCgroup { allow, typ: Some(t.into()), major, minor, access: Some(access.into()) }
     }
 
     #[test]
     fn v1_lines() {
-        let r = rules(&[
-            dev(true, "c", Some(1), Some(3), "rwm"),
-            dev(false, "b", None, Some(0), "w"),
-        ])
-        .expect("ok");
+        let r = rules(&[dev(true, "c", Some(1), Some(3), "rwm"), dev(false, "b", None, Some(0), "w")]).expect("ok");
         let lines: Vec<_> = r.iter().map(|r| (r.allow, r.v1_line())).collect();
-        assert_eq!(
-            lines,
-            [
-                (false, "a".to_string()),
-                (true, "c 1:3 rwm".to_string()),
-                (false, "b *:0 w".to_string())
-            ]
-        );
+        assert_eq!(lines, [(false, "a".to_string()), (true, "c 1:3 rwm".to_string()), (false, "b *:0 w".to_string())]);
     }
 
     #[test]
@@ -360,11 +297,7 @@ mod tests {
             minor: Some(229),
             ..Default::default()
         };
-        let fifo = crate::spec::Device {
-            typ: "p".into(),
-            path: "/dev/f".into(),
-            ..Default::default()
-        };
+        let fifo = crate::spec::Device { typ: "p".into(), path: "/dev/f".into(), ..Default::default() };
         let all = container_rules(&spec, &[fuse, fifo]);
         assert_eq!(all[0], spec[0]);
         assert_eq!(all.len(), 1 + default_allowed().len() + 1);
@@ -422,11 +355,7 @@ mod tests {
         assert_eq!(run(&p, C, READ | WRITE, 1, 3), 1, "null rw");
         assert_eq!(run(&p, C, MKNOD, 1, 3), 0, "null mknod not granted");
         assert_eq!(run(&p, C, READ, 1, 5), 1, "zero read");
-        assert_eq!(
-            run(&p, C, READ | WRITE, 1, 5),
-            0,
-            "zero write denied by the later rule"
-        );
+        assert_eq!(run(&p, C, READ | WRITE, 1, 5), 0, "zero write denied by the later rule");
         assert_eq!(run(&p, B, MKNOD, 8, 0), 1);
         assert_eq!(run(&p, B, READ, 8, 0), 0);
         assert_eq!(run(&p, C, READ, 4, 1), 0, "default deny");
@@ -434,11 +363,7 @@ mod tests {
 
     #[test]
     fn an_allow_all_rule_ends_the_program() {
-        let r = rules(&[
-            dev(false, "c", Some(1), Some(3), "rwm"),
-            dev(true, "a", None, None, "rwm"),
-        ])
-        .expect("ok");
+        let r = rules(&[dev(false, "c", Some(1), Some(3), "rwm"), dev(true, "a", None, None, "rwm")]).expect("ok");
         let p = program(&r);
         // loads (6) + one unconditional block (2), nothing unreachable after it
         assert_eq!(p.len(), 8);

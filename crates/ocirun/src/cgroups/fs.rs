@@ -11,16 +11,8 @@ use super::{CgroupError, Result};
 
 /// Write `value` to the cgroup file `path` in one `write(2)`.
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
-    let err = |source| CgroupError::Write {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        source,
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(err)?;
+    let err = |source| CgroupError::Write { path: path.to_path_buf(), value: value.to_string(), source };
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path).map_err(err)?;
     let n = f.write(value.as_bytes()).map_err(err)?;
     if n != value.len() {
         return Err(err(std::io::Error::from(IoKind::WriteZero)));
@@ -45,10 +37,7 @@ pub(crate) fn read(path: &Path) -> Result<String> {
     let mut s = String::new();
     File::open(path)
         .and_then(|mut f| f.read_to_string(&mut s))
-        .map_err(|source| CgroupError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| CgroupError::Read { path: path.to_path_buf(), source })?;
     Ok(s)
 }
 
@@ -73,10 +62,9 @@ fn parse_num(path: &Path, s: &str) -> Result<Option<u64>> {
     if s == "max" {
         return Ok(None);
     }
-    s.parse::<u64>().map(Some).map_err(|_| CgroupError::Parse {
-        path: path.to_path_buf(),
-        reason: format!("{s:?} is not a number"),
-    })
+    s.parse::<u64>()
+        .map(Some)
+        .map_err(|_| CgroupError::Parse { path: path.to_path_buf(), reason: format!("{s:?} is not a number") })
 }
 
 /// `key value` lines (`memory.stat`, `cpu.stat`, `memory.events`) as pairs; bad lines skipped.
@@ -94,10 +82,7 @@ pub(crate) fn read_keyed(path: &Path, key: &str) -> Result<Option<u64>> {
     let Some(text) = read_opt(path)? else {
         return Ok(None);
     };
-    Ok(parse_flat_keyed(&text)
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v))
+    Ok(parse_flat_keyed(&text).into_iter().find(|(k, _)| *k == key).map(|(_, v)| v))
 }
 
 /// Create `dir` and any missing parents; returns the directories created, outermost first.
@@ -116,12 +101,7 @@ pub(crate) fn mkdir_all(dir: &Path) -> Result<Vec<PathBuf>> {
         match std::fs::create_dir(d) {
             Ok(()) => {}
             Err(e) if e.kind() == IoKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Create {
-                    path: d.clone(),
-                    source,
-                })
-            }
+            Err(source) => return Err(CgroupError::Create { path: d.clone(), source }),
         }
     }
     Ok(missing)
@@ -135,10 +115,9 @@ pub(crate) fn read_pids(path: &Path) -> Result<Vec<i32>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            l.trim().parse().map_err(|_| CgroupError::Parse {
-                path: path.to_path_buf(),
-                reason: format!("{l:?} is not a pid"),
-            })
+            l.trim()
+                .parse()
+                .map_err(|_| CgroupError::Parse { path: path.to_path_buf(), reason: format!("{l:?} is not a pid") })
         })
         .collect()
 }

@@ -62,14 +62,9 @@ impl Layout {
 
     /// Detect the layout from a mountinfo-format file.
     pub fn detect_at(mountinfo: &Path) -> Result<Layout> {
-        let text =
-            std::fs::read_to_string(mountinfo).map_err(|source| CgroupError::ReadMountInfo {
-                path: mountinfo.to_path_buf(),
-                source,
-            })?;
-        Layout::parse(&text).ok_or_else(|| CgroupError::NoCgroupMounts {
-            path: mountinfo.to_path_buf(),
-        })
+        let text = std::fs::read_to_string(mountinfo)
+            .map_err(|source| CgroupError::ReadMountInfo { path: mountinfo.to_path_buf(), source })?;
+        Layout::parse(&text).ok_or_else(|| CgroupError::NoCgroupMounts { path: mountinfo.to_path_buf() })
     }
 
     /// Build the layout from mountinfo text; `None` when no cgroup file system is mounted.
@@ -91,9 +86,7 @@ impl Layout {
                 "cgroup" => {
                     for opt in m.super_opts.split(',') {
                         if V1_CONTROLLERS.contains(&opt) {
-                            controllers
-                                .entry(opt.to_string())
-                                .or_insert_with(|| m.mount_point.clone());
+                            controllers.entry(opt.to_string()).or_insert_with(|| m.mount_point.clone());
                         }
                     }
                 }
@@ -102,10 +95,7 @@ impl Layout {
         }
         match (controllers.is_empty(), unified) {
             (true, Some(root)) => Some(Layout::V2 { root }),
-            (false, Some(unified)) => Some(Layout::Hybrid {
-                controllers,
-                unified,
-            }),
+            (false, Some(unified)) => Some(Layout::Hybrid { controllers, unified }),
             (false, None) => Some(Layout::V1 { controllers }),
             (true, None) => None,
         }
@@ -150,11 +140,7 @@ impl<'a> MountLine<'a> {
         let fstype = tail.next()?;
         let _source = tail.next()?;
         let super_opts = tail.next().unwrap_or("");
-        Some(MountLine {
-            mount_point: PathBuf::from(unescape(mount_point)),
-            fstype,
-            super_opts,
-        })
+        Some(MountLine { mount_point: PathBuf::from(unescape(mount_point)), fstype, super_opts })
     }
 }
 
@@ -164,10 +150,7 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let digit = |k: usize| u32::from(b[i + k] - b'0');
             // Out-of-range escapes (above \377) cannot come from the kernel; keep the low byte.
             out.push((digit(1) * 64 + digit(2) * 8 + digit(3)) as u8);
@@ -196,19 +179,10 @@ mod tests {
     #[test]
     fn hybrid_lists_v1_controllers_and_the_unified_mount() {
         let l = Layout::parse(HYBRID).expect("layout");
-        let Layout::Hybrid {
-            controllers,
-            unified,
-        } = &l
-        else {
-            panic!("not hybrid: {l:?}")
-        };
+        let Layout::Hybrid { controllers, unified } = &l else { panic!("not hybrid: {l:?}") };
         assert_eq!(unified, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(controllers["cpu"], Path::new("/sys/fs/cgroup/cpu,cpuacct"));
-        assert_eq!(
-            controllers["cpuacct"],
-            Path::new("/sys/fs/cgroup/cpu,cpuacct")
-        );
+        assert_eq!(controllers["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(controllers["memory"], Path::new("/sys/fs/cgroup/memory"));
         assert!(!controllers.contains_key("systemd") && !controllers.contains_key("name=systemd"));
         assert_eq!(controllers.len(), 4);
@@ -216,41 +190,19 @@ mod tests {
 
     #[test]
     fn pure_v1_and_pure_v2() {
-        let v1: String = HYBRID
-            .lines()
-            .filter(|l| !l.contains("cgroup2"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let v1: String = HYBRID.lines().filter(|l| !l.contains("cgroup2")).map(|l| format!("{l}\n")).collect();
         assert!(matches!(Layout::parse(&v1), Some(Layout::V1 { .. })));
         let v2 = "25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(
-            Layout::parse(v2),
-            Some(Layout::V2 {
-                root: "/sys/fs/cgroup".into()
-            })
-        );
-        assert_eq!(
-            Layout::parse("27 1 254:0 / / rw - ext4 /dev/vda rw\n"),
-            None
-        );
+        assert_eq!(Layout::parse(v2), Some(Layout::V2 { root: "/sys/fs/cgroup".into() }));
+        assert_eq!(Layout::parse("27 1 254:0 / / rw - ext4 /dev/vda rw\n"), None);
     }
 
     #[test]
     fn canonical_cgroup2_mount_wins_and_escapes_are_undone() {
         let t = "1 1 0:1 / /run/my\\040cg rw - cgroup2 cgroup2 rw\n2 1 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(
-            Layout::parse(t),
-            Some(Layout::V2 {
-                root: "/sys/fs/cgroup".into()
-            })
-        );
+        assert_eq!(Layout::parse(t), Some(Layout::V2 { root: "/sys/fs/cgroup".into() }));
         let t = "1 1 0:1 / /run/my\\040cg rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(
-            Layout::parse(t),
-            Some(Layout::V2 {
-                root: "/run/my cg".into()
-            })
-        );
+        assert_eq!(Layout::parse(t), Some(Layout::V2 { root: "/run/my cg".into() }));
     }
 
     #[test]

@@ -112,10 +112,7 @@ impl Manager {
 
     /// The container's directory in the v1 hierarchy of `controller`.
     pub fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
-        self.layout
-            .v1_controllers()?
-            .get(controller)
-            .map(|m| m.join(self.path.relative()))
+        self.layout.v1_controllers()?.get(controller).map(|m| m.join(self.path.relative()))
     }
 
     /// The container's directory in every hierarchy, each once.
@@ -140,10 +137,7 @@ impl Manager {
             return Some(Backend::V1(d));
         }
         let u = self.unified_dir()?;
-        v2_ctrls
-            .iter()
-            .any(|c| c == v2_name)
-            .then_some(Backend::V2(u))
+        v2_ctrls.iter().any(|c| c == v2_name).then_some(Backend::V2(u))
     }
 
     fn v2_controllers(&self) -> Result<Vec<String>> {
@@ -167,15 +161,10 @@ impl Manager {
     fn write_resources(&self, r: &Resources, update: bool) -> Result<()> {
         let v2c = self.v2_controllers()?;
         let missing = |controller: &str, field| {
-            Err(CgroupError::ControllerUnavailable {
-                controller: controller.to_string(),
-                field,
-            })
+            Err(CgroupError::ControllerUnavailable { controller: controller.to_string(), field })
         };
         if let Some(c) = &r.cpu {
-            if c.cpus.as_deref().is_some_and(|s| !s.is_empty())
-                || c.mems.as_deref().is_some_and(|s| !s.is_empty())
-            {
+            if c.cpus.as_deref().is_some_and(|s| !s.is_empty()) || c.mems.as_deref().is_some_and(|s| !s.is_empty()) {
                 match self.backend("cpuset", "cpuset", &v2c) {
                     Some(Backend::V1(d) | Backend::V2(d)) => v1::cpuset(&d, c)?,
                     None => return missing("cpuset", "linux.resources.cpu.cpus"),
@@ -289,10 +278,7 @@ impl Manager {
         } else if let Some(d) = self.unified_dir() {
             devices::apply_bpf(&d, &rules)
         } else {
-            Err(CgroupError::ControllerUnavailable {
-                controller: "devices".into(),
-                field: "linux.resources.devices",
-            })
+            Err(CgroupError::ControllerUnavailable { controller: "devices".into(), field: "linux.resources.devices" })
         }
     }
 
@@ -357,12 +343,8 @@ impl Manager {
     /// Whether the container is frozen.
     pub fn is_frozen(&self) -> Result<bool> {
         match self.freezer() {
-            Some(Backend::V1(d)) => {
-                Ok(fs::read_opt(&d.join("freezer.state"))?.is_some_and(|s| s.trim() == "FROZEN"))
-            }
-            Some(Backend::V2(d)) => {
-                Ok(fs::read_keyed(&d.join("cgroup.events"), "frozen")? == Some(1))
-            }
+            Some(Backend::V1(d)) => Ok(fs::read_opt(&d.join("freezer.state"))?.is_some_and(|s| s.trim() == "FROZEN")),
+            Some(Backend::V2(d)) => Ok(fs::read_keyed(&d.join("cgroup.events"), "frozen")? == Some(1)),
             None => Ok(false),
         }
     }
@@ -373,17 +355,10 @@ impl Manager {
                 let state = if frozen { "FROZEN" } else { "THAWED" };
                 (d.join("freezer.state"), state, state)
             }
-            Some(Backend::V2(d)) => (
-                d.join("cgroup.freeze"),
-                if frozen { "1" } else { "0" },
-                if frozen { "frozen 1" } else { "frozen 0" },
-            ),
-            None => {
-                return Err(CgroupError::ControllerUnavailable {
-                    controller: "freezer".into(),
-                    field: "pause",
-                })
+            Some(Backend::V2(d)) => {
+                (d.join("cgroup.freeze"), if frozen { "1" } else { "0" }, if frozen { "frozen 1" } else { "frozen 0" })
             }
+            None => return Err(CgroupError::ControllerUnavailable { controller: "freezer".into(), field: "pause" }),
         };
         fs::write(&path, value)?;
         let poll = match path.file_name().and_then(|n| n.to_str()) {
@@ -394,11 +369,7 @@ impl Manager {
         let mut delay = Duration::from_millis(1);
         loop {
             let seen = fs::read(&poll)?;
-            let done = if poll == path {
-                seen.trim() == want
-            } else {
-                seen.lines().any(|l| l.trim() == want)
-            };
+            let done = if poll == path { seen.trim() == want } else { seen.lines().any(|l| l.trim() == want) };
             if done {
                 return Ok(());
             }
@@ -407,11 +378,7 @@ impl Manager {
                     // Leave it running rather than half-frozen.
                     let _ = fs::write(&path, if value == "1" { "0" } else { "THAWED" });
                 }
-                return Err(CgroupError::FreezeTimeout {
-                    path: poll,
-                    want,
-                    seen: seen.trim().to_string(),
-                });
+                return Err(CgroupError::FreezeTimeout { path: poll, want, seen: seen.trim().to_string() });
             }
             // A v1 freeze can stall on a task in an uninterruptible sleep: ask again.
             if frozen && poll == path {
@@ -445,10 +412,7 @@ impl Manager {
             }
             return Ok(());
         }
-        let kill_file = self
-            .unified_dir()
-            .map(|d| d.join("cgroup.kill"))
-            .filter(|p| p.exists());
+        let kill_file = self.unified_dir().map(|d| d.join("cgroup.kill")).filter(|p| p.exists());
         let start = Instant::now();
         loop {
             let pids = self.pids()?;
@@ -469,10 +433,7 @@ impl Manager {
             }
             if start.elapsed() > KILL_TIMEOUT {
                 let path = self.dirs().into_iter().next().unwrap_or_default();
-                return Err(CgroupError::KillTimeout {
-                    path,
-                    count: pids.len(),
-                });
+                return Err(CgroupError::KillTimeout { path, count: pids.len() });
             }
             sleep(Duration::from_millis(5));
         }
@@ -539,12 +500,7 @@ fn remove_dir(d: &Path) -> Result<()> {
                 tries += 1;
                 sleep(Duration::from_millis(10));
             }
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    path: d.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(CgroupError::Remove { path: d.to_path_buf(), source }),
         }
     }
 }
@@ -559,14 +515,8 @@ fn enable_controllers(root: &Path, dir: &Path) {
     let mut cur = root.to_path_buf();
     let parts: Vec<_> = rel.components().collect();
     for (i, part) in parts.iter().enumerate() {
-        let avail = fs::read_opt(&cur.join("cgroup.controllers"))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let enabled = fs::read_opt(&cur.join("cgroup.subtree_control"))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let avail = fs::read_opt(&cur.join("cgroup.controllers")).ok().flatten().unwrap_or_default();
+        let enabled = fs::read_opt(&cur.join("cgroup.subtree_control")).ok().flatten().unwrap_or_default();
         for c in avail.split_whitespace() {
             if !enabled.split_whitespace().any(|e| e == c) {
                 let _ = fs::write(&cur.join("cgroup.subtree_control"), &format!("+{c}"));

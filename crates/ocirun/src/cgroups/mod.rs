@@ -247,10 +247,9 @@ impl CgroupError {
             InvalidPath { .. } => ErrorKind::InvalidArgument,
             InvalidValue { .. } | UnifiedKey { .. } => ErrorKind::InvalidSpec,
             LimitBelowUsage { .. } => ErrorKind::InvalidArgument,
-            SystemdUnsupported { .. }
-            | ControllerUnavailable { .. }
-            | FileUnavailable { .. }
-            | Unsupported { .. } => ErrorKind::Unsupported,
+            SystemdUnsupported { .. } | ControllerUnavailable { .. } | FileUnavailable { .. } | Unsupported { .. } => {
+                ErrorKind::Unsupported
+            }
             Signal { source, .. } | Bpf { source, .. } => source.kind(),
             Create { source, .. }
             | Remove { source, .. }

@@ -48,10 +48,7 @@ impl CgroupPath {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => format!("/ocirun/{id}"),
         };
-        let bad = |reason| CgroupError::InvalidPath {
-            path: raw.clone(),
-            reason,
-        };
+        let bad = |reason| CgroupError::InvalidPath { path: raw.clone(), reason };
         let mut clean = String::new();
         for part in raw.split('/').filter(|p| !p.is_empty() && *p != ".") {
             if part == ".." {
@@ -80,36 +77,25 @@ impl CgroupPath {
 }
 
 fn resolve_systemd(raw: &str, id: &str) -> Result<CgroupPath> {
-    let bad = |reason| CgroupError::InvalidPath {
-        path: raw.to_string(),
-        reason,
-    };
+    let bad = |reason| CgroupError::InvalidPath { path: raw.to_string(), reason };
     let (slice, prefix, name) = if raw.is_empty() {
         ("system.slice", "ocirun", id)
     } else {
         let mut it = raw.split(':');
         match (it.next(), it.next(), it.next(), it.next()) {
             (Some(s), Some(p), Some(n), None) => (s, p, n),
-            _ => {
-                return Err(bad(
-                    "expected \"slice:prefix:name\" with the systemd driver",
-                ))
-            }
+            _ => return Err(bad("expected \"slice:prefix:name\" with the systemd driver")),
         }
     };
-    let slice = if slice.is_empty() {
-        "system.slice"
-    } else {
-        slice
-    };
+    let slice = if slice.is_empty() { "system.slice" } else { slice };
     if [slice, prefix, name].iter().any(|s| s.contains('/')) {
         return Err(bad("slice, prefix and name must not contain \"/\""));
     }
     if name.is_empty() {
         return Err(bad("the unit name is empty"));
     }
-    let slice_path = expand_slice(slice)
-        .ok_or_else(|| bad("slice names end in \".slice\" and have no empty \"-\" parts"))?;
+    let slice_path =
+        expand_slice(slice).ok_or_else(|| bad("slice names end in \".slice\" and have no empty \"-\" parts"))?;
     let unit = if name.ends_with(".slice") {
         name.to_string()
     } else if prefix.is_empty() {
@@ -153,10 +139,7 @@ mod tests {
     use super::*;
 
     fn fs(p: Option<&str>) -> String {
-        CgroupPath::resolve(p, "web", false)
-            .expect("resolve")
-            .as_str()
-            .to_string()
+        CgroupPath::resolve(p, "web", false).expect("resolve").as_str().to_string()
     }
 
     #[test]
@@ -166,12 +149,7 @@ mod tests {
         assert_eq!(fs(Some("./a/./b")), "/a/b");
         assert_eq!(fs(None), "/ocirun/web");
         assert_eq!(fs(Some("")), "/ocirun/web");
-        assert_eq!(
-            CgroupPath::resolve(Some("/a/b"), "x", false)
-                .expect("ok")
-                .relative(),
-            "a/b"
-        );
+        assert_eq!(CgroupPath::resolve(Some("/a/b"), "x", false).expect("ok").relative(), "a/b");
     }
 
     #[test]
@@ -198,13 +176,7 @@ mod tests {
         assert_eq!(d.as_str(), "/system.slice/ocirun-abc.scope");
         let r = CgroupPath::resolve(Some("-.slice::abc"), "x", true).expect("root slice");
         assert_eq!(r.as_str(), "/abc.scope");
-        for bad in [
-            "/abs/path",
-            "a:b",
-            "a.slice:b:c:d",
-            "nope:p:n",
-            "a--b.slice:p:n",
-        ] {
+        for bad in ["/abs/path", "a:b", "a.slice:b:c:d", "nope:p:n", "a--b.slice:p:n"] {
             assert!(CgroupPath::resolve(Some(bad), "x", true).is_err(), "{bad}");
         }
     }

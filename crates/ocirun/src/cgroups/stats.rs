@@ -133,10 +133,7 @@ fn num(p: &Path) -> Result<u64> {
 
 fn keyed(p: &Path) -> Result<BTreeMap<String, u64>> {
     let text = fs::read_opt(p)?.unwrap_or_default();
-    Ok(fs::parse_flat_keyed(&text)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect())
+    Ok(fs::parse_flat_keyed(&text).into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 impl Manager {
@@ -160,10 +157,7 @@ impl Manager {
             s.cpu.usage.user = num(&d.join("cpuacct.usage_user"))?;
             s.cpu.usage.kernel = num(&d.join("cpuacct.usage_sys"))?;
             let per = fs::read_opt(&d.join("cpuacct.usage_percpu"))?.unwrap_or_default();
-            s.cpu.usage.per_cpu = per
-                .split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect();
+            s.cpu.usage.per_cpu = per.split_whitespace().filter_map(|v| v.parse().ok()).collect();
         } else if let Some(d) = &u {
             let st = keyed(&d.join("cpu.stat"))?;
             let us = |k: &str| st.get(k).copied().unwrap_or(0) * 1000;
@@ -202,12 +196,7 @@ impl Manager {
                 failcnt: num(&d.join("memory.memsw.failcnt"))?,
             };
             m.raw = keyed(&d.join("memory.stat"))?;
-            m.cache = m
-                .raw
-                .get("total_cache")
-                .or(m.raw.get("cache"))
-                .copied()
-                .unwrap_or(0);
+            m.cache = m.raw.get("total_cache").or(m.raw.get("cache")).copied().unwrap_or(0);
         } else if let (Some(d), true) = (&u, v2_has("memory")) {
             let m = &mut s.memory;
             let events = keyed(&d.join("memory.events"))?;
@@ -227,9 +216,7 @@ impl Manager {
             m.cache = m.raw.get("file").copied().unwrap_or(0);
         }
 
-        let pids_dir = self
-            .v1_dir("pids")
-            .or_else(|| u.clone().filter(|_| v2_has("pids")));
+        let pids_dir = self.v1_dir("pids").or_else(|| u.clone().filter(|_| v2_has("pids")));
         if let Some(d) = pids_dir {
             s.pids.current = num(&d.join("pids.current"))?;
             s.pids.limit = match num(&d.join("pids.max"))? {
@@ -240,15 +227,12 @@ impl Manager {
 
         if let Some(d) = self.v1_dir("blkio") {
             s.blkio.io_service_bytes_recursive = parse_v1_blkio(
-                &fs::read_opt(&d.join("blkio.throttle.io_service_bytes_recursive"))?
-                    .unwrap_or_default(),
+                &fs::read_opt(&d.join("blkio.throttle.io_service_bytes_recursive"))?.unwrap_or_default(),
             );
-            s.blkio.io_serviced_recursive = parse_v1_blkio(
-                &fs::read_opt(&d.join("blkio.throttle.io_serviced_recursive"))?.unwrap_or_default(),
-            );
+            s.blkio.io_serviced_recursive =
+                parse_v1_blkio(&fs::read_opt(&d.join("blkio.throttle.io_serviced_recursive"))?.unwrap_or_default());
         } else if let (Some(d), true) = (&u, v2_has("io")) {
-            let (bytes, ios) =
-                parse_io_stat(&fs::read_opt(&d.join("io.stat"))?.unwrap_or_default());
+            let (bytes, ios) = parse_io_stat(&fs::read_opt(&d.join("io.stat"))?.unwrap_or_default());
             s.blkio.io_service_bytes_recursive = bytes;
             s.blkio.io_serviced_recursive = ios;
         }
@@ -290,11 +274,7 @@ fn hugepage_sizes(dir: &Path) -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let size = name
-                .strip_prefix("hugetlb.")?
-                .split('.')
-                .next()?
-                .to_string();
+            let size = name.strip_prefix("hugetlb.")?.split('.').next()?.to_string();
             Some(size)
         })
         .collect();
@@ -345,12 +325,7 @@ fn parse_io_stat(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
                 "dios" => (&mut ios, "Discard"),
                 _ => continue,
             };
-            list.push(BlkioEntry {
-                major,
-                minor,
-                op: op.to_string(),
-                value,
-            });
+            list.push(BlkioEntry { major, minor, op: op.to_string(), value });
         }
     }
     (bytes, ios)
@@ -368,14 +343,6 @@ mod tests {
         assert_eq!((i[0].major, i[0].minor, i[0].value), (8, 0, 1));
         let v = parse_v1_blkio("8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
         assert_eq!(v.len(), 2);
-        assert_eq!(
-            v[0],
-            BlkioEntry {
-                major: 8,
-                minor: 0,
-                op: "Read".into(),
-                value: 4096
-            }
-        );
+        assert_eq!(v[0], BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 4096 });
     }
 }

@@ -41,11 +41,10 @@ fn can_run(what: &str) -> Option<Layout> {
             return None;
         }
     };
-    let probe = layout.unified().map(Path::to_path_buf).or_else(|| {
-        layout
-            .v1_controllers()
-            .and_then(|c| c.values().next().cloned())
-    });
+    let probe = layout
+        .unified()
+        .map(Path::to_path_buf)
+        .or_else(|| layout.v1_controllers().and_then(|c| c.values().next().cloned()));
     let writable = probe.is_some_and(|p| {
         let t = p.join(format!("ocirun-probe-{}", std::process::id()));
         std::fs::create_dir(&t).is_ok() && std::fs::remove_dir(&t).is_ok()
@@ -61,9 +60,7 @@ fn can_run(what: &str) -> Option<Layout> {
 fn unified_as_v2(what: &str) -> Option<Layout> {
     let l = can_run(what)?;
     match l.unified() {
-        Some(u) => Some(Layout::V2 {
-            root: u.to_path_buf(),
-        }),
+        Some(u) => Some(Layout::V2 { root: u.to_path_buf() }),
         None => {
             println!("SKIP {what}: no cgroup2 mount on this host");
             None
@@ -79,10 +76,7 @@ impl Guard {
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = format!("/ocirun-test-{}-{n}", std::process::id());
         let path = CgroupPath::resolve(Some(&name), "t", false).expect("path");
-        Guard(
-            Manager::create(layout, path).expect("create cgroup"),
-            Vec::new(),
-        )
+        Guard(Manager::create(layout, path).expect("create cgroup"), Vec::new())
     }
 }
 
@@ -116,12 +110,7 @@ fn spawn_in(g: &mut Guard, script: &str) -> usize {
         .spawn()
         .expect("spawn sh");
     g.0.add_pid(child.id() as i32).expect("add_pid");
-    child
-        .stdin
-        .as_mut()
-        .expect("stdin")
-        .write_all(b"go\n")
-        .expect("release child");
+    child.stdin.as_mut().expect("stdin").write_all(b"go\n").expect("release child");
     g.1.push(child);
     g.1.len() - 1
 }
@@ -129,19 +118,13 @@ fn spawn_in(g: &mut Guard, script: &str) -> usize {
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 fn counter(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Freeze stops a counting child, thaw resumes it, SIGKILL works on the frozen cgroup.
@@ -151,10 +134,7 @@ fn freeze_thaw_kill(g: &mut Guard) {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     ));
-    let script = format!(
-        "i=0; while :; do i=$((i+1)); echo $i > {}; done",
-        file.display()
-    );
+    let script = format!("i=0; while :; do i=$((i+1)); echo $i > {}; done", file.display());
     let idx = spawn_in(g, &script);
     let pid = g.1[idx].id() as i32;
     wait_for("counter to start", || counter(&file) > 10);
@@ -189,14 +169,8 @@ fn host_layout_freeze_thaw_kill_destroy() {
     let r = Resources {
         devices: devices_for_tests(),
         pids: Some(Pids { limit: 100 }),
-        cpu: Some(Cpu {
-            shares: Some(512),
-            ..Default::default()
-        }),
-        memory: Some(Memory {
-            limit: Some(256 << 20),
-            ..Default::default()
-        }),
+        cpu: Some(Cpu { shares: Some(512), ..Default::default() }),
+        memory: Some(Memory { limit: Some(256 << 20), ..Default::default() }),
         ..Default::default()
     };
     g.0.apply(&r).expect("apply");
@@ -212,9 +186,7 @@ fn host_layout_freeze_thaw_kill_destroy() {
 fn v1_only(what: &str) -> Option<Layout> {
     let l = can_run(what)?;
     match l.v1_controllers() {
-        Some(c) => Some(Layout::V1 {
-            controllers: c.clone(),
-        }),
+        Some(c) => Some(Layout::V1 { controllers: c.clone() }),
         None => {
             println!("SKIP {what}: no v1 hierarchies on this host");
             None
@@ -228,11 +200,7 @@ fn v1_only_freezer_and_signal_loop() {
         return;
     };
     let mut g = Guard::new(layout);
-    g.0.apply(&Resources {
-        devices: devices_for_tests(),
-        ..Default::default()
-    })
-    .expect("apply");
+    g.0.apply(&Resources { devices: devices_for_tests(), ..Default::default() }).expect("apply");
     assert!(g.0.unified_dir().is_none());
     freeze_thaw_kill(&mut g);
 }
@@ -243,11 +211,7 @@ fn unified_mount_as_v2_freeze_and_cgroup_kill() {
         return;
     };
     let mut g = Guard::new(layout);
-    g.0.apply(&Resources {
-        devices: devices_for_tests(),
-        ..Default::default()
-    })
-    .expect("apply");
+    g.0.apply(&Resources { devices: devices_for_tests(), ..Default::default() }).expect("apply");
     assert!(g.0.open_v2_dir().expect("open dir").is_some());
     freeze_thaw_kill(&mut g);
 }
@@ -261,11 +225,7 @@ fn memory_limit_oom_kills_a_hog() {
     let limit = 16 << 20;
     let r = Resources {
         devices: devices_for_tests(),
-        memory: Some(Memory {
-            limit: Some(limit),
-            swap: Some(limit),
-            ..Default::default()
-        }),
+        memory: Some(Memory { limit: Some(limit), swap: Some(limit), ..Default::default() }),
         ..Default::default()
     };
     if let Err(e) = g.0.apply(&r) {
@@ -274,15 +234,9 @@ fn memory_limit_oom_kills_a_hog() {
     }
     let before = g.0.oom_kill_count().expect("oom count").unwrap_or(0);
     // `tail` keeps the whole newline-free stream in memory: 64 MiB against a 16 MiB limit.
-    let idx = spawn_in(
-        &mut g,
-        "head -c 67108864 /dev/zero | tail -n 1 >/dev/null && echo survived",
-    );
+    let idx = spawn_in(&mut g, "head -c 67108864 /dev/zero | tail -n 1 >/dev/null && echo survived");
     let out = g.1[idx].wait_with_output_ref();
-    assert!(
-        !out.contains("survived"),
-        "the hog outlived the limit: {out}"
-    );
+    assert!(!out.contains("survived"), "the hog outlived the limit: {out}");
     let after = g.0.oom_kill_count().expect("oom count").unwrap_or(0);
     assert!(after > before, "no OOM kill counted ({before} -> {after})");
     let s = g.0.stats().expect("stats");
@@ -296,17 +250,12 @@ fn pids_max_stops_a_fork_loop() {
         return;
     };
     let mut g = Guard::new(layout);
-    let r = Resources {
-        devices: devices_for_tests(),
-        pids: Some(Pids { limit: 4 }),
-        ..Default::default()
-    };
+    let r = Resources { devices: devices_for_tests(), pids: Some(Pids { limit: 4 }), ..Default::default() };
     if let Err(e) = g.0.apply(&r) {
         println!("SKIP pids limit: {e}");
         return;
     }
-    let script =
-        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 60 >/dev/null 2>&1 & done; echo started; wait";
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 60 >/dev/null 2>&1 & done; echo started; wait";
     let idx = spawn_in(&mut g, script);
     let out = g.1[idx].stdout.take().expect("stdout");
     let mut line = String::new();
@@ -316,15 +265,9 @@ fn pids_max_stops_a_fork_loop() {
     let s = g.0.stats().expect("stats");
     assert!(s.pids.current <= 4 && s.pids.limit == 4, "{:?}", s.pids);
     // the kernel counts the refused forks
-    let dir =
-        g.0.v1_dir("pids")
-            .or_else(|| g.0.unified_dir())
-            .expect("pids dir");
+    let dir = g.0.v1_dir("pids").or_else(|| g.0.unified_dir()).expect("pids dir");
     let refused = super::fs::read_keyed(&dir.join("pids.events"), "max").expect("pids.events");
-    assert!(
-        refused.is_some_and(|n| n > 0),
-        "no fork was refused: {refused:?}"
-    );
+    assert!(refused.is_some_and(|n| n > 0), "no fork was refused: {refused:?}");
 }
 
 #[test]
@@ -340,11 +283,7 @@ fn device_ebpf_program_on_the_unified_mount() {
         minor: Some(3),
         access: Some("rw".into()),
     }];
-    g.0.apply(&Resources {
-        devices: null_only.clone(),
-        ..Default::default()
-    })
-    .expect("attach");
+    g.0.apply(&Resources { devices: null_only.clone(), ..Default::default() }).expect("attach");
     let script = "if cat /dev/null; then echo null-ok; else echo null-denied; fi; \
                   if head -c1 /dev/zero >/dev/null 2>&1; then echo zero-ok; else echo zero-denied; fi";
     let idx = spawn_in(&mut g, script);
@@ -360,11 +299,7 @@ fn device_ebpf_program_on_the_unified_mount() {
         minor: Some(5),
         access: Some("r".into()),
     });
-    g.0.update(&Resources {
-        devices: both,
-        ..Default::default()
-    })
-    .expect("update");
+    g.0.update(&Resources { devices: both, ..Default::default() }).expect("update");
     let dir = std::fs::File::open(g.0.unified_dir().expect("dir")).expect("open dir");
     use std::os::fd::AsFd;
     let ids = crate::sys::bpf::query_cgroup_device_progs(dir.as_fd()).expect("query");
@@ -382,8 +317,7 @@ fn join_helper() {
         return;
     };
     let m: Manager = serde_json::from_str(&state).expect("manager state");
-    let argv: Vec<String> =
-        serde_json::from_str(&std::env::var("OCIRUN_TEST_EXEC").expect("argv")).expect("argv json");
+    let argv: Vec<String> = serde_json::from_str(&std::env::var("OCIRUN_TEST_EXEC").expect("argv")).expect("argv json");
     let files = m.procs_files().expect("open cgroup.procs");
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
@@ -399,34 +333,19 @@ fn join_helper() {
 
 fn run_joined(m: &Manager, argv: &[&str]) -> std::process::Output {
     Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "cgroups::tests_host::join_helper",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "cgroups::tests_host::join_helper", "--nocapture", "--test-threads=1"])
         .env("OCIRUN_TEST_JOIN", serde_json::to_string(m).expect("json"))
-        .env(
-            "OCIRUN_TEST_EXEC",
-            serde_json::to_string(argv).expect("json"),
-        )
+        .env("OCIRUN_TEST_EXEC", serde_json::to_string(argv).expect("json"))
         .output()
         .expect("run helper")
 }
 
 #[test]
 fn join_self_places_only_the_child() {
-    for (what, layout) in [
-        ("host layout", can_run("join_self")),
-        ("unified as v2", unified_as_v2("join_self v2")),
-    ] {
+    for (what, layout) in [("host layout", can_run("join_self")), ("unified as v2", unified_as_v2("join_self v2"))] {
         let Some(layout) = layout else { continue };
         let g = Guard::new(layout);
-        g.0.apply(&Resources {
-            devices: devices_for_tests(),
-            ..Default::default()
-        })
-        .expect("apply");
+        g.0.apply(&Resources { devices: devices_for_tests(), ..Default::default() }).expect("apply");
         let out = run_joined(&g.0, &["cat", "/proc/self/cgroup"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{what}: {out:?}");
@@ -435,10 +354,7 @@ fn join_self_places_only_the_child() {
         let in_ours = lines.iter().filter(|l| l.ends_with(name)).count();
         assert_eq!(in_ours, g.0.dirs().len(), "{what}: {text}");
         let own = std::fs::read_to_string("/proc/self/cgroup").expect("own cgroup");
-        assert!(
-            !own.contains(name),
-            "the test process itself must stay outside"
-        );
+        assert!(!own.contains(name), "the test process itself must stay outside");
     }
 }
 
@@ -455,18 +371,12 @@ fn tiny_limits_still_run_busybox_true() {
     let r = Resources {
         devices: devices_for_tests(),
         pids: Some(Pids { limit: 1 }),
-        memory: Some(Memory {
-            limit: Some(128 << 10),
-            ..Default::default()
-        }),
+        memory: Some(Memory { limit: Some(128 << 10), ..Default::default() }),
         ..Default::default()
     };
     g.0.apply(&r).expect("apply");
     let out = run_joined(&g.0, &["/usr/bin/busybox", "true"]);
-    assert!(
-        out.status.success(),
-        "busybox true under pids=1, 128 KiB: {out:?}"
-    );
+    assert!(out.status.success(), "busybox true under pids=1, 128 KiB: {out:?}");
     // it really ran inside: its pages were charged to the container
     let peak = g.0.stats().expect("stats").memory.usage.max;
     assert!(peak > 0 && peak <= 128 << 10, "peak {peak}");

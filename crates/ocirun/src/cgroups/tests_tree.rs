@@ -54,19 +54,12 @@ fn v1_tree(t: &TempDir, mounts: &[&str], unified: bool) -> Layout {
     for (i, m) in mounts.iter().enumerate() {
         let mp = t.path().join(m);
         std::fs::create_dir_all(&mp).expect("mount dir");
-        info.push_str(&format!(
-            "{} 1 0:{i} / {} rw - cgroup cgroup rw,{m}\n",
-            100 + i,
-            mp.display()
-        ));
+        info.push_str(&format!("{} 1 0:{i} / {} rw - cgroup cgroup rw,{m}\n", 100 + i, mp.display()));
     }
     if unified {
         let mp = t.path().join("unified");
         std::fs::create_dir_all(&mp).expect("unified dir");
-        info.push_str(&format!(
-            "99 1 0:99 / {} rw - cgroup2 cgroup2 rw\n",
-            mp.display()
-        ));
+        info.push_str(&format!("99 1 0:99 / {} rw - cgroup2 cgroup2 rw\n", mp.display()));
     }
     let mi = t.path().join("mountinfo");
     put(&mi, &info);
@@ -123,10 +116,7 @@ const V1_FILES: &[(&str, &[&str])] = &[
     ("net_cls", &["cgroup.procs", "net_cls.classid"]),
     ("net_prio", &["cgroup.procs", "net_prio.ifpriomap"]),
     ("rdma", &["cgroup.procs", "rdma.max"]),
-    (
-        "devices",
-        &["cgroup.procs", "devices.allow", "devices.deny"],
-    ),
+    ("devices", &["cgroup.procs", "devices.allow", "devices.deny"]),
     ("freezer", &["cgroup.procs", "freezer.state"]),
 ];
 
@@ -176,51 +166,18 @@ fn full_resources() -> Resources {
         block_io: Some(BlockIo {
             weight: Some(300),
             leaf_weight: None,
-            weight_device: vec![WeightDevice {
-                major: 8,
-                minor: 0,
-                weight: Some(200),
-                leaf_weight: None,
-            }],
-            throttle_read_bps_device: vec![ThrottleDevice {
-                major: 8,
-                minor: 0,
-                rate: 1000,
-            }],
-            throttle_write_bps_device: vec![ThrottleDevice {
-                major: 8,
-                minor: 0,
-                rate: 2000,
-            }],
-            throttle_read_iops_device: vec![ThrottleDevice {
-                major: 8,
-                minor: 0,
-                rate: 10,
-            }],
-            throttle_write_iops_device: vec![ThrottleDevice {
-                major: 8,
-                minor: 0,
-                rate: 20,
-            }],
+            weight_device: vec![WeightDevice { major: 8, minor: 0, weight: Some(200), leaf_weight: None }],
+            throttle_read_bps_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 1000 }],
+            throttle_write_bps_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 2000 }],
+            throttle_read_iops_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 10 }],
+            throttle_write_iops_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 20 }],
         }),
-        hugepage_limits: vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 4 << 20,
-        }],
+        hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 4 << 20 }],
         network: Some(Network {
             class_id: Some(0x100001),
-            priorities: vec![InterfacePriority {
-                name: "eth0".into(),
-                priority: 5,
-            }],
+            priorities: vec![InterfacePriority { name: "eth0".into(), priority: 5 }],
         }),
-        rdma: BTreeMap::from([(
-            "mlx5_0".to_string(),
-            Rdma {
-                hca_handles: Some(3),
-                hca_objects: None,
-            },
-        )]),
+        rdma: BTreeMap::from([("mlx5_0".to_string(), Rdma { hca_handles: Some(3), hca_objects: None })]),
         unified: BTreeMap::new(),
     }
 }
@@ -271,10 +228,7 @@ fn v1_every_resource_lands_in_its_file() {
         assert_eq!(ctr(c, f), v, "{c}/{f}");
     }
     // kmem is deprecated: absent file, no error, nothing created
-    assert!(!t
-        .path()
-        .join("memory/ctr/memory.kmem.limit_in_bytes")
-        .exists());
+    assert!(!t.path().join("memory/ctr/memory.kmem.limit_in_bytes").exists());
 }
 
 #[test]
@@ -282,84 +236,37 @@ fn v1_missing_things_are_named() {
     let t = TempDir::new("v1miss");
     let layout = v1_tree(&t, &["memory", "devices"], false);
     touch(&t.path().join("memory/ctr"), &["memory.limit_in_bytes"]);
-    touch(
-        &t.path().join("devices/ctr"),
-        &["devices.allow", "devices.deny"],
-    );
+    touch(&t.path().join("devices/ctr"), &["devices.allow", "devices.deny"]);
     let m = Manager::create(layout, path("/ctr")).expect("create");
 
-    let huge = Resources {
-        hugepage_limits: vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 1,
-        }],
-        ..Default::default()
-    };
+    let huge =
+        Resources { hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 1 }], ..Default::default() };
     let e = m.apply(&huge).expect_err("no hugetlb");
-    assert!(
-        matches!(&e, CgroupError::ControllerUnavailable { controller, .. } if controller == "hugetlb"),
-        "{e}"
-    );
+    assert!(matches!(&e, CgroupError::ControllerUnavailable { controller, .. } if controller == "hugetlb"), "{e}");
     assert_eq!(e.kind(), ErrorKind::Unsupported);
 
     // an unlimited pids limit is a no-op, so a missing pids controller is fine
-    m.apply(&Resources {
-        pids: Some(Pids { limit: -1 }),
-        ..Default::default()
-    })
-    .expect("no-op pids");
-    let e = m
-        .apply(&Resources {
-            pids: Some(Pids { limit: 5 }),
-            ..Default::default()
-        })
-        .expect_err("pids");
+    m.apply(&Resources { pids: Some(Pids { limit: -1 }), ..Default::default() }).expect("no-op pids");
+    let e = m.apply(&Resources { pids: Some(Pids { limit: 5 }), ..Default::default() }).expect_err("pids");
     assert!(e.to_string().contains("pids"), "{e}");
 
     // swap beyond the limit without memsw accounting
-    let mem = Memory {
-        limit: Some(100),
-        swap: Some(200),
-        ..Default::default()
-    };
-    let e = m
-        .apply(&Resources {
-            memory: Some(mem),
-            ..Default::default()
-        })
-        .expect_err("memsw");
+    let mem = Memory { limit: Some(100), swap: Some(200), ..Default::default() };
+    let e = m.apply(&Resources { memory: Some(mem), ..Default::default() }).expect_err("memsw");
     assert!(e.to_string().contains("memory.memsw.limit_in_bytes"), "{e}");
     // swap equal to the limit means "no swap" and needs no memsw file
-    let mem = Memory {
-        limit: Some(100),
-        swap: Some(100),
-        ..Default::default()
-    };
-    m.apply(&Resources {
-        memory: Some(mem),
-        ..Default::default()
-    })
-    .expect("swap == limit");
+    let mem = Memory { limit: Some(100), swap: Some(100), ..Default::default() };
+    m.apply(&Resources { memory: Some(mem), ..Default::default() }).expect("swap == limit");
 
-    let unified = Resources {
-        unified: BTreeMap::from([("memory.max".into(), "1".into())]),
-        ..Default::default()
-    };
+    let unified = Resources { unified: BTreeMap::from([("memory.max".into(), "1".into())]), ..Default::default() };
     let e = m.apply(&unified).expect_err("unified on v1");
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
 
     let bad_dev = Resources {
-        devices: vec![DeviceCgroup {
-            allow: true,
-            typ: Some("q".into()),
-            ..Default::default()
-        }],
+        devices: vec![DeviceCgroup { allow: true, typ: Some("q".into()), ..Default::default() }],
         ..Default::default()
     };
-    assert_eq!(
-        m.apply(&bad_dev).expect_err("bad device").kind(),
-        ErrorKind::InvalidSpec
-    );
+    assert_eq!(m.apply(&bad_dev).expect_err("bad device").kind(), ErrorKind::InvalidSpec);
 }
 
 #[test]
@@ -369,30 +276,13 @@ fn check_before_update_refuses_a_limit_below_usage() {
     put(&t.path().join("memory/ctr/memory.usage_in_bytes"), "1000\n");
     let m = Manager::create(layout, path("/ctr")).expect("create");
     let mem = |check| Resources {
-        memory: Some(Memory {
-            limit: Some(500),
-            check_before_update: Some(check),
-            ..Default::default()
-        }),
+        memory: Some(Memory { limit: Some(500), check_before_update: Some(check), ..Default::default() }),
         ..Default::default()
     };
     let e = m.update(&mem(true)).expect_err("below usage");
-    assert!(
-        matches!(
-            e,
-            CgroupError::LimitBelowUsage {
-                limit: 500,
-                usage: 1000,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, CgroupError::LimitBelowUsage { limit: 500, usage: 1000, .. }), "{e}");
     m.update(&mem(false)).expect("no check asked");
-    assert_eq!(
-        get(&t.path().join("memory/ctr/memory.limit_in_bytes")),
-        "500"
-    );
+    assert_eq!(get(&t.path().join("memory/ctr/memory.limit_in_bytes")), "500");
 }
 
 #[test]
@@ -401,49 +291,26 @@ fn hybrid_uses_the_unified_directory_for_controllers_v1_lacks() {
     let layout = v1_tree(&t, &["memory", "devices"], true);
     assert!(matches!(layout, Layout::Hybrid { .. }));
     touch(&t.path().join("memory/ctr"), &["memory.limit_in_bytes"]);
-    touch(
-        &t.path().join("devices/ctr"),
-        &["devices.allow", "devices.deny"],
-    );
+    touch(&t.path().join("devices/ctr"), &["devices.allow", "devices.deny"]);
     let u = t.path().join("unified/ctr");
-    touch(
-        &u,
-        &[
-            "pids.max",
-            "hugetlb.2MB.max",
-            "hugetlb.2MB.rsvd.max",
-            "cgroup.freeze",
-        ],
-    );
+    touch(&u, &["pids.max", "hugetlb.2MB.max", "hugetlb.2MB.rsvd.max", "cgroup.freeze"]);
     put(&u.join("cgroup.controllers"), "pids hugetlb\n");
     let m = Manager::create(layout, path("/ctr")).expect("create");
     let r = Resources {
-        memory: Some(Memory {
-            limit: Some(1 << 20),
-            ..Default::default()
-        }),
+        memory: Some(Memory { limit: Some(1 << 20), ..Default::default() }),
         pids: Some(Pids { limit: 7 }),
-        hugepage_limits: vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 2 << 20,
-        }],
+        hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 2 << 20 }],
         unified: BTreeMap::from([("cgroup.freeze".into(), "0".into())]),
         ..Default::default()
     };
     m.apply(&r).expect("apply");
-    assert_eq!(
-        get(&t.path().join("memory/ctr/memory.limit_in_bytes")),
-        "1048576"
-    );
+    assert_eq!(get(&t.path().join("memory/ctr/memory.limit_in_bytes")), "1048576");
     assert_eq!(get(&u.join("pids.max")), "7");
     assert_eq!(get(&u.join("hugetlb.2MB.max")), "2097152");
     assert_eq!(get(&u.join("hugetlb.2MB.rsvd.max")), "2097152");
     assert_eq!(get(&u.join("cgroup.freeze")), "0");
     assert_eq!(m.dirs().len(), 3);
-    assert!(
-        m.open_v2_dir().expect("open").is_none(),
-        "CLONE_INTO_CGROUP only on pure v2"
-    );
+    assert!(m.open_v2_dir().expect("open").is_none(), "CLONE_INTO_CGROUP only on pure v2");
 }
 
 #[test]
@@ -468,10 +335,7 @@ fn v2_host(t: &TempDir, files: &[&str]) -> (Layout, PathBuf) {
     touch(&root, &["cgroup.subtree_control"]);
     put(&root.join("cgroup.controllers"), "cpu io memory pids\n");
     let mi = t.path().join("mountinfo");
-    put(
-        &mi,
-        &format!("1 1 0:1 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
-    );
+    put(&mi, &format!("1 1 0:1 / {} rw - cgroup2 cgroup2 rw\n", root.display()));
     let dir = root.join("ctr");
     touch(&dir, files);
     put(&dir.join("cgroup.controllers"), "cpu io memory pids\n");
@@ -495,55 +359,26 @@ fn v2_files_and_values() {
         ],
     );
     put(&d.join("cpu.max"), "max 100000\n");
-    let mem = Memory {
-        limit: Some(1000),
-        swap: Some(3000),
-        reservation: Some(-1),
-        ..Default::default()
-    };
+    let mem = Memory { limit: Some(1000), swap: Some(3000), reservation: Some(-1), ..Default::default() };
     v2::memory(&d, &mem, false).expect("memory");
     assert_eq!(get(&d.join("memory.max")), "1000");
     assert_eq!(get(&d.join("memory.swap.max")), "2000");
     assert_eq!(get(&d.join("memory.low")), "max");
 
-    let cpu = Cpu {
-        shares: Some(1024),
-        quota: Some(50_000),
-        burst: Some(7),
-        idle: Some(1),
-        ..Default::default()
-    };
+    let cpu = Cpu { shares: Some(1024), quota: Some(50_000), burst: Some(7), idle: Some(1), ..Default::default() };
     v2::cpu(&d, &cpu).expect("cpu");
     assert_eq!(get(&d.join("cpu.weight")), "39");
     assert_eq!(get(&d.join("cpu.max")), "50000 100000", "period kept");
     assert_eq!(get(&d.join("cpu.max.burst")), "7");
     assert_eq!(get(&d.join("cpu.idle")), "1");
-    v2::cpu(
-        &d,
-        &Cpu {
-            period: Some(20_000),
-            ..Default::default()
-        },
-    )
-    .expect("period only");
+    v2::cpu(&d, &Cpu { period: Some(20_000), ..Default::default() }).expect("period only");
     assert_eq!(get(&d.join("cpu.max")), "50000 20000", "quota kept");
-    v2::cpu(
-        &d,
-        &Cpu {
-            quota: Some(-1),
-            ..Default::default()
-        },
-    )
-    .expect("unlimited");
+    v2::cpu(&d, &Cpu { quota: Some(-1), ..Default::default() }).expect("unlimited");
     assert_eq!(get(&d.join("cpu.max")), "max 20000");
 
     let io = BlockIo {
         weight: Some(1000),
-        throttle_write_iops_device: vec![ThrottleDevice {
-            major: 8,
-            minor: 16,
-            rate: 0,
-        }],
+        throttle_write_iops_device: vec![ThrottleDevice { major: 8, minor: 16, rate: 0 }],
         ..Default::default()
     };
     v2::io(&d, &io).expect("io");
@@ -551,60 +386,21 @@ fn v2_files_and_values() {
     assert_eq!(get(&d.join("io.max")), "8:16 wiops=max");
     // with BFQ the weight is written unconverted
     touch(&d, &["io.bfq.weight"]);
-    v2::io(
-        &d,
-        &BlockIo {
-            weight: Some(500),
-            ..Default::default()
-        },
-    )
-    .expect("bfq");
+    v2::io(&d, &BlockIo { weight: Some(500), ..Default::default() }).expect("bfq");
     assert_eq!(get(&d.join("io.bfq.weight")), "500");
 
     for (m, field) in [
-        (
-            Memory {
-                kernel_tcp: Some(1),
-                ..Default::default()
-            },
-            "kernelTCP",
-        ),
-        (
-            Memory {
-                swappiness: Some(1),
-                ..Default::default()
-            },
-            "swappiness",
-        ),
-        (
-            Memory {
-                disable_oom_killer: Some(true),
-                ..Default::default()
-            },
-            "disableOOMKiller",
-        ),
+        (Memory { kernel_tcp: Some(1), ..Default::default() }, "kernelTCP"),
+        (Memory { swappiness: Some(1), ..Default::default() }, "swappiness"),
+        (Memory { disable_oom_killer: Some(true), ..Default::default() }, "disableOOMKiller"),
     ] {
         let e = v2::memory(&d, &m, false).expect_err(field);
         assert_eq!(e.kind(), ErrorKind::Unsupported);
         assert!(e.to_string().contains(field), "{e}");
     }
-    let e = v2::cpu(
-        &d,
-        &Cpu {
-            realtime_runtime: Some(5),
-            ..Default::default()
-        },
-    )
-    .expect_err("rt");
+    let e = v2::cpu(&d, &Cpu { realtime_runtime: Some(5), ..Default::default() }).expect_err("rt");
     assert_eq!(e.kind(), ErrorKind::Unsupported);
-    let e = v2::io(
-        &d,
-        &BlockIo {
-            leaf_weight: Some(10),
-            ..Default::default()
-        },
-    )
-    .expect_err("leaf");
+    let e = v2::io(&d, &BlockIo { leaf_weight: Some(10), ..Default::default() }).expect_err("leaf");
     assert_eq!(e.kind(), ErrorKind::Unsupported);
 }
 
@@ -615,14 +411,7 @@ fn v2_unified_keys_are_checked() {
     let one = |k: &str| BTreeMap::from([(k.to_string(), "5".to_string())]);
     v2::unified(&d, &one("memory.high")).expect("ok");
     assert_eq!(get(&d.join("memory.high")), "5");
-    for bad in [
-        "../memory.high",
-        "a/b",
-        "..",
-        "",
-        "memory.nothere",
-        "cgroup.procs",
-    ] {
+    for bad in ["../memory.high", "a/b", "..", "", "memory.nothere", "cgroup.procs"] {
         let e = v2::unified(&d, &one(bad)).expect_err(bad);
         assert!(matches!(e, CgroupError::UnifiedKey { .. }), "{bad}: {e}");
     }
@@ -637,20 +426,10 @@ fn v2_create_enables_controllers_in_the_parents() {
     // the fake file keeps only the last write; each controller is enabled on its own
     assert_eq!(get(&root.join("cgroup.subtree_control")), "+pids");
     assert!(m.open_v2_dir().expect("open").is_some());
-    let missing = Resources {
-        hugepage_limits: vec![HugepageLimit {
-            page_size: "2MB".into(),
-            limit: 1,
-        }],
-        ..Default::default()
-    };
-    let e = m
-        .apply(&missing)
-        .expect_err("no hugetlb in cgroup.controllers");
-    assert!(
-        matches!(&e, CgroupError::ControllerUnavailable { controller, .. } if controller == "hugetlb"),
-        "{e}"
-    );
+    let missing =
+        Resources { hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 1 }], ..Default::default() };
+    let e = m.apply(&missing).expect_err("no hugetlb in cgroup.controllers");
+    assert!(matches!(&e, CgroupError::ControllerUnavailable { controller, .. } if controller == "hugetlb"), "{e}");
     // a new nested path is created, outermost first
     Manager::create(layout, path("/a/b")).expect("nested");
     assert!(root.join("a/b").is_dir());
@@ -658,9 +437,7 @@ fn v2_create_enables_controllers_in_the_parents() {
 
 #[test]
 fn manager_round_trips_through_json_and_refuses_systemd() {
-    let layout = Layout::V2 {
-        root: "/sys/fs/cgroup".into(),
-    };
+    let layout = Layout::V2 { root: "/sys/fs/cgroup".into() };
     let m = Manager::load(layout.clone(), path("/ocirun/x"));
     let json = serde_json::to_string(&m).expect("serialise");
     let back: Manager = serde_json::from_str(&json).expect("deserialise");

@@ -24,19 +24,11 @@ fn limit(v: i64) -> String {
 
 /// Write `a` then `b`; if the kernel refuses `a` as inconsistent with the current `b`, write
 /// `b` first.
-pub(crate) fn write_pair(
-    dir: &Path,
-    a: (&str, &str),
-    b: (&str, &str),
-    field: &'static str,
-) -> Result<()> {
+pub(crate) fn write_pair(dir: &Path, a: (&str, &str), b: (&str, &str), field: &'static str) -> Result<()> {
     match fs::write_field(dir, a.0, a.1, field) {
         Ok(()) => fs::write_field(dir, b.0, b.1, field),
         Err(CgroupError::Write { source, .. })
-            if matches!(
-                source.raw_os_error(),
-                Some(libc::EINVAL) | Some(libc::EBUSY)
-            ) =>
+            if matches!(source.raw_os_error(), Some(libc::EINVAL) | Some(libc::EBUSY)) =>
         {
             fs::write_field(dir, b.0, b.1, field)?;
             fs::write_field(dir, a.0, a.1, field)
@@ -60,12 +52,7 @@ pub fn memory(dir: &Path, m: &Memory, update: bool) -> Result<()> {
                 // No swap accounting, and no swap asked for beyond the limit.
                 fs::write_field(dir, "memory.limit_in_bytes", &limit(l), F)?;
             } else {
-                write_pair(
-                    dir,
-                    (memsw, &limit(s)),
-                    ("memory.limit_in_bytes", &limit(l)),
-                    F,
-                )?;
+                write_pair(dir, (memsw, &limit(s)), ("memory.limit_in_bytes", &limit(l)), F)?;
             }
         }
         (Some(l), None) => fs::write_field(dir, "memory.limit_in_bytes", &limit(l), F)?,
@@ -109,11 +96,7 @@ pub(crate) fn check_usage(usage_file: &Path, limit: i64) -> Result<()> {
     }
     if let Some(Some(usage)) = fs::read_num(usage_file)? {
         if usage > limit as u64 {
-            return Err(CgroupError::LimitBelowUsage {
-                limit,
-                usage,
-                path: usage_file.to_path_buf(),
-            });
+            return Err(CgroupError::LimitBelowUsage { limit, usage, path: usage_file.to_path_buf() });
         }
     }
     Ok(())
@@ -125,20 +108,11 @@ pub fn cpu(dir: &Path, c: &Cpu) -> Result<()> {
     if let Some(s) = c.shares.filter(|s| *s != 0) {
         fs::write_field(dir, "cpu.shares", &s.to_string(), F)?;
     }
-    let quota = c.quota.map(|q| {
-        if q <= 0 {
-            "-1".to_string()
-        } else {
-            q.to_string()
-        }
-    });
+    let quota = c.quota.map(|q| if q <= 0 { "-1".to_string() } else { q.to_string() });
     match (c.period.filter(|p| *p != 0), quota) {
-        (Some(p), Some(q)) => write_pair(
-            dir,
-            ("cpu.cfs_period_us", &p.to_string()),
-            ("cpu.cfs_quota_us", q.as_str()),
-            F,
-        )?,
+        (Some(p), Some(q)) => {
+            write_pair(dir, ("cpu.cfs_period_us", &p.to_string()), ("cpu.cfs_quota_us", q.as_str()), F)?
+        }
         (Some(p), None) => fs::write_field(dir, "cpu.cfs_period_us", &p.to_string(), F)?,
         (None, Some(q)) => fs::write_field(dir, "cpu.cfs_quota_us", q.as_str(), F)?,
         (None, None) => {}
@@ -148,12 +122,9 @@ pub fn cpu(dir: &Path, c: &Cpu) -> Result<()> {
     }
     let rt_runtime = c.realtime_runtime.map(|r| r.to_string());
     match (c.realtime_period.filter(|p| *p != 0), rt_runtime) {
-        (Some(p), Some(r)) => write_pair(
-            dir,
-            ("cpu.rt_period_us", &p.to_string()),
-            ("cpu.rt_runtime_us", r.as_str()),
-            F,
-        )?,
+        (Some(p), Some(r)) => {
+            write_pair(dir, ("cpu.rt_period_us", &p.to_string()), ("cpu.rt_runtime_us", r.as_str()), F)?
+        }
         (Some(p), None) => fs::write_field(dir, "cpu.rt_period_us", &p.to_string(), F)?,
         (None, Some(r)) => fs::write_field(dir, "cpu.rt_runtime_us", r.as_str(), F)?,
         (None, None) => {}
@@ -198,37 +169,19 @@ pub(crate) fn inherit_cpuset(mount: &Path, dir: &Path) -> Result<()> {
 
 /// `pids.max`; a limit ≤ 0 is unlimited.
 pub fn pids(dir: &Path, p: &Pids) -> Result<()> {
-    let v = if p.limit <= 0 {
-        "max".to_string()
-    } else {
-        p.limit.to_string()
-    };
+    let v = if p.limit <= 0 { "max".to_string() } else { p.limit.to_string() };
     fs::write_field(dir, "pids.max", &v, "linux.resources.pids.limit")
 }
 
 /// Block I/O. Weights go to the CFQ files when the kernel has them, otherwise to BFQ's.
 pub fn blkio(dir: &Path, b: &BlockIo) -> Result<()> {
     const F: &str = "linux.resources.blockIO";
-    let prefix = if dir.join("blkio.weight").exists() {
-        "blkio"
-    } else {
-        "blkio.bfq"
-    };
+    let prefix = if dir.join("blkio.weight").exists() { "blkio" } else { "blkio.bfq" };
     if let Some(w) = b.weight {
-        fs::write_field(
-            dir,
-            &format!("{prefix}.weight"),
-            &w.to_string(),
-            "linux.resources.blockIO.weight",
-        )?;
+        fs::write_field(dir, &format!("{prefix}.weight"), &w.to_string(), "linux.resources.blockIO.weight")?;
     }
     if let Some(w) = b.leaf_weight {
-        fs::write_field(
-            dir,
-            "blkio.leaf_weight",
-            &w.to_string(),
-            "linux.resources.blockIO.leafWeight",
-        )?;
+        fs::write_field(dir, "blkio.leaf_weight", &w.to_string(), "linux.resources.blockIO.leafWeight")?;
     }
     for d in &b.weight_device {
         if let Some(w) = d.weight {
@@ -241,22 +194,10 @@ pub fn blkio(dir: &Path, b: &BlockIo) -> Result<()> {
         }
     }
     for (list, file) in [
-        (
-            &b.throttle_read_bps_device,
-            "blkio.throttle.read_bps_device",
-        ),
-        (
-            &b.throttle_write_bps_device,
-            "blkio.throttle.write_bps_device",
-        ),
-        (
-            &b.throttle_read_iops_device,
-            "blkio.throttle.read_iops_device",
-        ),
-        (
-            &b.throttle_write_iops_device,
-            "blkio.throttle.write_iops_device",
-        ),
+        (&b.throttle_read_bps_device, "blkio.throttle.read_bps_device"),
+        (&b.throttle_write_bps_device, "blkio.throttle.write_bps_device"),
+        (&b.throttle_read_iops_device, "blkio.throttle.read_iops_device"),
+        (&b.throttle_write_iops_device, "blkio.throttle.write_iops_device"),
     ] {
         for t in list {
             fs::write_field(dir, file, &format!("{}:{} {}", t.major, t.minor, t.rate), F)?;
@@ -281,24 +222,14 @@ pub(crate) fn page_size(l: &HugepageLimit) -> Result<&str> {
 pub fn hugetlb(dir: &Path, limits: &[HugepageLimit]) -> Result<()> {
     for l in limits {
         let file = format!("hugetlb.{}.limit_in_bytes", page_size(l)?);
-        fs::write_field(
-            dir,
-            &file,
-            &l.limit.to_string(),
-            "linux.resources.hugepageLimits",
-        )?;
+        fs::write_field(dir, &file, &l.limit.to_string(), "linux.resources.hugepageLimits")?;
     }
     Ok(())
 }
 
 /// `net_cls.classid`.
 pub fn net_cls(dir: &Path, class_id: u32) -> Result<()> {
-    fs::write_field(
-        dir,
-        "net_cls.classid",
-        &class_id.to_string(),
-        "linux.resources.network.classID",
-    )
+    fs::write_field(dir, "net_cls.classid", &class_id.to_string(), "linux.resources.network.classID")
 }
 
 /// `net_prio.ifpriomap`, one interface per write.
@@ -311,12 +242,7 @@ pub fn net_prio(dir: &Path, prios: &[InterfacePriority]) -> Result<()> {
             });
         }
         let v = format!("{} {}", p.name, p.priority);
-        fs::write_field(
-            dir,
-            "net_prio.ifpriomap",
-            &v,
-            "linux.resources.network.priorities",
-        )?;
+        fs::write_field(dir, "net_prio.ifpriomap", &v, "linux.resources.network.priorities")?;
     }
     Ok(())
 }

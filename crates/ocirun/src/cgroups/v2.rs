@@ -26,23 +26,16 @@ pub fn swap_max(limit: Option<i64>, swap: i64) -> Result<String> {
     if swap < 0 {
         return Ok("max".to_string());
     }
-    let bad = |reason: String| CgroupError::InvalidValue {
-        field: "linux.resources.memory.swap",
-        reason,
-    };
+    let bad = |reason: String| CgroupError::InvalidValue { field: "linux.resources.memory.swap", reason };
     match limit {
         Some(l) if l > 0 => {
             if swap < l {
-                Err(bad(format!(
-                    "memory+swap {swap} is below the memory limit {l}"
-                )))
+                Err(bad(format!("memory+swap {swap} is below the memory limit {l}")))
             } else {
                 Ok((swap - l).to_string())
             }
         }
-        _ => Err(bad(
-            "a swap limit needs a memory limit on cgroup v2".to_string()
-        )),
+        _ => Err(bad("a swap limit needs a memory limit on cgroup v2".to_string())),
     }
 }
 
@@ -55,11 +48,7 @@ fn max_or(v: i64) -> String {
 }
 
 fn unsupported(field: &'static str, reason: &'static str) -> CgroupError {
-    CgroupError::Unsupported {
-        field,
-        version: "v2",
-        reason,
-    }
+    CgroupError::Unsupported { field, version: "v2", reason }
 }
 
 /// Memory; `update` enables `checkBeforeUpdate`.
@@ -87,28 +76,16 @@ pub fn memory(dir: &Path, m: &Memory, update: bool) -> Result<()> {
         fs::write_field(dir, "memory.low", &max_or(r), F)?;
     }
     if m.kernel_tcp.is_some() {
-        return Err(unsupported(
-            "linux.resources.memory.kernelTCP",
-            "v2 accounts TCP memory with the rest",
-        ));
+        return Err(unsupported("linux.resources.memory.kernelTCP", "v2 accounts TCP memory with the rest"));
     }
     if m.swappiness.is_some() {
-        return Err(unsupported(
-            "linux.resources.memory.swappiness",
-            "v2 has no per-cgroup swappiness",
-        ));
+        return Err(unsupported("linux.resources.memory.swappiness", "v2 has no per-cgroup swappiness"));
     }
     if m.disable_oom_killer == Some(true) {
-        return Err(unsupported(
-            "linux.resources.memory.disableOOMKiller",
-            "v2 cannot disable the OOM killer",
-        ));
+        return Err(unsupported("linux.resources.memory.disableOOMKiller", "v2 cannot disable the OOM killer"));
     }
     if m.use_hierarchy == Some(false) {
-        return Err(unsupported(
-            "linux.resources.memory.useHierarchy",
-            "v2 is always hierarchical",
-        ));
+        return Err(unsupported("linux.resources.memory.useHierarchy", "v2 is always hierarchical"));
     }
     Ok(())
 }
@@ -136,10 +113,7 @@ pub fn cpu(dir: &Path, c: &Cpu) -> Result<()> {
         fs::write_field(dir, "cpu.max.burst", &b.to_string(), F)?;
     }
     if c.realtime_runtime.is_some_and(|r| r != 0) || c.realtime_period.is_some_and(|p| p != 0) {
-        return Err(unsupported(
-            "linux.resources.cpu.realtimeRuntime",
-            "v2 has no realtime CPU bandwidth",
-        ));
+        return Err(unsupported("linux.resources.cpu.realtimeRuntime", "v2 has no realtime CPU bandwidth"));
     }
     if let Some(i) = c.idle {
         fs::write_field(dir, "cpu.idle", &i.to_string(), F)?;
@@ -163,19 +137,11 @@ pub fn io(dir: &Path, b: &BlockIo) -> Result<()> {
         fs::write_field(dir, file, &weight(w), "linux.resources.blockIO.weight")?;
     }
     if b.leaf_weight.is_some() || b.weight_device.iter().any(|d| d.leaf_weight.is_some()) {
-        return Err(unsupported(
-            "linux.resources.blockIO.leafWeight",
-            "v2 has no leaf weights",
-        ));
+        return Err(unsupported("linux.resources.blockIO.leafWeight", "v2 has no leaf weights"));
     }
     for d in &b.weight_device {
         if let Some(w) = d.weight {
-            fs::write_field(
-                dir,
-                file,
-                &format!("{}:{} {}", d.major, d.minor, weight(w)),
-                F,
-            )?;
+            fs::write_field(dir, file, &format!("{}:{} {}", d.major, d.minor, weight(w)), F)?;
         }
     }
     for (list, key) in [
@@ -185,17 +151,8 @@ pub fn io(dir: &Path, b: &BlockIo) -> Result<()> {
         (&b.throttle_write_iops_device, "wiops"),
     ] {
         for t in list {
-            let rate = if t.rate == 0 {
-                "max".to_string()
-            } else {
-                t.rate.to_string()
-            };
-            fs::write_field(
-                dir,
-                "io.max",
-                &format!("{}:{} {key}={rate}", t.major, t.minor),
-                F,
-            )?;
+            let rate = if t.rate == 0 { "max".to_string() } else { t.rate.to_string() };
+            fs::write_field(dir, "io.max", &format!("{}:{} {key}={rate}", t.major, t.minor), F)?;
         }
     }
     Ok(())
@@ -218,24 +175,16 @@ pub fn hugetlb(dir: &Path, limits: &[HugepageLimit]) -> Result<()> {
 /// Raw `linux.resources.unified` files, written last so they override the converted values.
 pub fn unified(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> {
     for (key, value) in files {
-        let bad = |reason| CgroupError::UnifiedKey {
-            key: key.clone(),
-            reason,
-        };
+        let bad = |reason| CgroupError::UnifiedKey { key: key.clone(), reason };
         if key.is_empty() || key.contains('/') || key == "." || key == ".." {
             return Err(bad("must be a file name in the cgroup directory"));
         }
-        if matches!(
-            key.as_str(),
-            "cgroup.procs" | "cgroup.threads" | "cgroup.subtree_control"
-        ) {
+        if matches!(key.as_str(), "cgroup.procs" | "cgroup.threads" | "cgroup.subtree_control") {
             return Err(bad("the runtime manages this file"));
         }
         let path = dir.join(key);
         if !path.is_file() {
-            return Err(bad(
-                "no such file in the container's cgroup (is its controller enabled?)",
-            ));
+            return Err(bad("no such file in the container's cgroup (is its controller enabled?)"));
         }
         fs::write(&path, value)?;
     }

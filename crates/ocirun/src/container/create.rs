@@ -175,11 +175,38 @@ impl Runtime {
             .process
             .as_ref()
             .map(|p| CapSets::from_spec(&p.capabilities.clone().unwrap_or_default(), &mut warnings));
-        let seccomp = match st.config.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
-            Some(profile) => Some(crate::seccomp::compile(profile)?),
+        let profile = st.config.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+        let seccomp = match profile {
+            Some(profile) => {
+                let f = crate::seccomp::compile_cached(profile, &self.store.root().join("seccomp-cache"))?;
+                warnings.extend(f.warnings.iter().cloned());
+                Some(f)
+            }
             None => None,
         };
+        let seccomp_listener =
+            match (profile.and_then(|p| p.listener_path.as_deref()), seccomp.as_ref().is_some_and(|f| f.uses_notify()))
+            {
+                (Some(path), true) => Some(fd::unix_connect(Path::new(path)).map_err(|e| {
+                    Error::InvalidArgument(format!(
+                        "cannot connect to the seccomp listener linux.seccomp.listenerPath: {e}"
+                    ))
+                })?),
+                (None, true) => {
+                    return Err(crate::error::SpecError::new(
+                        "linux.seccomp.listenerPath",
+                        "SCMP_ACT_NOTIFY needs a listenerPath",
+                    )
+                    .into())
+                }
+                _ => None,
+            };
+        let listener_meta = profile.and_then(|p| p.listener_metadata.clone());
+        let has_listener = seccomp_listener.is_some();
+        let cgroup_procs = cg.procs_files()?;
         let args = InitArgs {
+            cgroup_procs,
+            cgroup_dirs: cg.dirs(),
             spec: st.config.clone(),
             bundle: st.bundle.clone(),
             rootfs: st.rootfs.clone(),
@@ -199,6 +226,7 @@ impl Runtime {
             cgroupns: plan.cgroupns,
             mountns: plan.mountns,
             caps,
+            seccomp_listener,
             seccomp,
         };
         let mut plan = plan;
@@ -212,6 +240,11 @@ impl Runtime {
         dir.save(st)?;
         if let Some(pf) = &opts.pid_file {
             write_pid_file(pf, pid)?;
+        }
+        if has_listener {
+            let cps = crate::seccomp::ContainerProcessState::new(pid, listener_meta, st.oci_state(Status::Created));
+            let json = serde_json::to_string(&cps).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            sync.send(&Msg::State(json))?;
         }
         sync.send(&Msg::Continue)?;
         Ok(Created { id: st.id.clone(), pid, warnings })
@@ -228,8 +261,10 @@ struct CreateHooks<'a> {
 }
 
 impl ParentHooks for CreateHooks<'_> {
-    fn place(&mut self, pid: i32) -> Result<()> {
-        self.cg.add_pid(pid)
+    fn place(&mut self, _pid: i32) -> Result<()> {
+        // The init joins its cgroup itself, as its last set-up step (see InitArgs).
+        let _ = self.cg;
+        Ok(())
     }
 
     fn run_hooks(&mut self, pid: i32) -> Result<String> {

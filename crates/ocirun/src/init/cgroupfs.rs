@@ -117,17 +117,18 @@ fn mount_hierarchy(
     proc_cgroup: &str,
 ) -> Result<(), SysError> {
     let data = if opts.is_empty() { None } else { Some(opts) };
-    if ctx.cgroupns {
-        match m::mount(Some(fstype), at, Some(fstype), flags, data) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.errno == libc::EPERM || e.errno == libc::EBUSY || e.errno == libc::EINVAL => {}
-            Err(e) => return Err(e),
+    // Bind the container's own cgroup directory of this hierarchy (the init joins it, and
+    // unshares its cgroup namespace, only at the end of set-up).
+    let Some(h) = h else {
+        return m::mount(Some(fstype), at, Some(fstype), flags, data);
+    };
+    let src = match ctx.cgroup_dirs.iter().find(|d| d.starts_with(&h.mount_point)) {
+        Some(d) => d.clone(),
+        None => {
+            let own = own_path(proc_cgroup, h).unwrap_or_else(|| "/".into());
+            h.mount_point.join(own.trim_start_matches('/'))
         }
-    }
-    // Bind the container's own cgroup directory of this hierarchy.
-    let Some(h) = h else { return Ok(()) };
-    let own = own_path(proc_cgroup, h).unwrap_or_else(|| "/".into());
-    let src = h.mount_point.join(own.trim_start_matches('/'));
+    };
     m::mount(src.to_str(), at, None, libc::MS_BIND | libc::MS_REC, None)?;
     let fresh = super::mounts::reopen(base, rel)?;
     let fpath = m::proc_fd_path(fresh.as_fd());

@@ -147,6 +147,7 @@ pub fn prepare(process: &Process, state_json: Option<String>) -> Result<ExecPlan
         argv: process.args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_, _>>()?,
         envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_, _>>()?,
         state_json,
+        seccomp_state: None,
     })
 }
 
@@ -215,6 +216,15 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
             report(ChildError::msg("startContainer hook", e.to_string()));
         }
     }
+    // Without no_new_privs the kernel accepts a filter only while we hold CAP_SYS_ADMIN, so
+    // install it before giving up privileges; the steps after it are allowed by any sane
+    // profile (setuid, capset, prctl). With no_new_privs it goes last, right before exec.
+    let nnp = a.spec.process.as_ref().is_some_and(|p| p.no_new_privileges);
+    if !nnp {
+        if let Err(e) = install_seccomp(a, &plan) {
+            report(e);
+        }
+    }
     if let Err(e) = become_user(a) {
         report(e);
     }
@@ -231,8 +241,8 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     for i in 0..a.preserve_fds {
         let _ = fd::clear_cloexec(3 + i as i32);
     }
-    if let Some(filter) = &a.seccomp {
-        if let Err(e) = crate::seccomp::install_in_child(filter, a) {
+    if nnp {
+        if let Err(e) = install_seccomp(a, &plan) {
             report(e);
         }
     }
@@ -272,6 +282,19 @@ fn become_user(a: &InitArgs) -> Result<(), ChildError> {
     }
     if process.no_new_privileges {
         p::set_no_new_privs().map_err(sys("noNewPrivileges"))?;
+    }
+    Ok(())
+}
+
+/// Install the seccomp filter compiled by the parent; with SCMP_ACT_NOTIFY, hand the
+/// listener fd and the container process state to the listener socket the parent connected.
+fn install_seccomp(a: &InitArgs, plan: &ExecPlan) -> Result<(), ChildError> {
+    let Some(filter) = &a.seccomp else { return Ok(()) };
+    let listener = crate::seccomp::install(filter).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
+    if let (Some(notify_fd), Some(sock)) = (listener, &a.seccomp_listener) {
+        let state = plan.seccomp_state.as_deref().unwrap_or("{}");
+        fd::send_with_fd(sock.as_fd(), state.as_bytes(), Some(notify_fd.as_fd()))
+            .map_err(|e| ChildError::sys("seccomp listener", e))?;
     }
     Ok(())
 }

@@ -63,8 +63,16 @@ pub struct InitArgs {
     pub mountns: bool,
     /// Capability sets, computed in the parent.
     pub caps: Option<caps::CapSets>,
+    /// `cgroup.procs` of the container's cgroup in each hierarchy, opened by the parent: the
+    /// init writes "0" to them as its last set-up step, so what the runtime itself touched
+    /// stays charged to the runtime's cgroup.
+    pub cgroup_procs: Vec<std::fs::File>,
+    /// The container's cgroup directories, bind-mounted at /sys/fs/cgroup.
+    pub cgroup_dirs: Vec<PathBuf>,
     /// Seccomp filter compiled in the parent.
     pub seccomp: Option<crate::seccomp::CompiledFilter>,
+    /// Connected seccomp notify listener socket (`listenerPath`).
+    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// Entry point of the child: never returns.
@@ -92,6 +100,8 @@ impl InitArgs {
         let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
         k.extend([self.sync.0.as_raw_fd(), self.exec_fifo.as_raw_fd(), self.status_fifo.as_raw_fd()]);
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
+        k.extend(self.seccomp_listener.iter().map(|c| c.as_raw_fd()));
+        k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
         k.extend(self.join.iter().map(|(_, f)| f.as_raw_fd()));
         k
     }

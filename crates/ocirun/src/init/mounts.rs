@@ -218,8 +218,8 @@ pub struct MountCtx<'a> {
     pub bundle: &'a Path,
     /// Whether the container has its own user namespace (limits what can be mounted).
     pub userns: bool,
-    /// Whether the container has its own cgroup namespace.
-    pub cgroupns: bool,
+    /// The container's cgroup directory in each host hierarchy.
+    pub cgroup_dirs: &'a [PathBuf],
     /// SELinux mount label, appended as `context=` to filesystems that take it.
     pub mount_label: Option<&'a str>,
 }

@@ -22,6 +22,8 @@ pub struct ExecPlan {
     pub envp: Vec<CString>,
     /// Hook state JSON, for startContainer hooks.
     pub state_json: Option<String>,
+    /// Container process state for the seccomp listener.
+    pub seccomp_state: Option<String>,
 }
 
 fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
@@ -82,13 +84,31 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     if !a.no_new_keyring {
         new_session_keyring(spec)?;
     }
-    let plan = exec::prepare(process, state_json)?;
+    let mut plan = exec::prepare(process, state_json)?;
     chdir_cwd(&process.cwd)?;
+    join_cgroup(a)?;
     a.sync.send(&Msg::Ready).map_err(sys("report ready"))?;
+    if a.seccomp_listener.is_some() {
+        match a.sync.recv() {
+            Ok(Some(Msg::State(s))) => plan.seccomp_state = Some(s),
+            Ok(None) => p::exit_now(1),
+            _ => return Err(ChildError::msg("seccomp listener", "expected the container process state")),
+        }
+    }
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
     // From here on the container outlives `ocirun create`.
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     Ok(plan)
+}
+
+/// Enter the container's cgroup, then (if asked) a cgroup namespace rooted there.
+fn join_cgroup(a: &InitArgs) -> Result<(), ChildError> {
+    crate::cgroups::join_self(&a.cgroup_procs)
+        .map_err(|errno| ChildError::sys("join the container's cgroup", SysError::new("write cgroup.procs", errno)))?;
+    if a.cgroupns {
+        p::unshare(libc::CLONE_NEWCGROUP).map_err(sys("unshare the cgroup namespace"))?;
+    }
+    Ok(())
 }
 
 fn become_root() -> Result<(), ChildError> {
@@ -144,7 +164,7 @@ fn mount_all(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
         root: root.as_fd(),
         bundle: &a.bundle,
         userns: a.userns,
-        cgroupns: a.cgroupns,
+        cgroup_dirs: &a.cgroup_dirs,
         mount_label: label,
     };
     for (i, mnt) in a.spec.mounts.iter().enumerate() {

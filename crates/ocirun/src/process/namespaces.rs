@@ -78,9 +78,9 @@ pub fn plan(linux: Option<&Linux>) -> Result<NsPlan> {
     let late = new & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME;
     if p.join.is_empty() {
         p.clone_flags = late as u64;
-        p.unshare_flags = new & (libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
+        p.unshare_flags = new & libc::CLONE_NEWTIME;
     } else {
-        p.unshare_flags = new;
+        p.unshare_flags = new & !libc::CLONE_NEWCGROUP;
         p.late_userns = p.new_userns;
     }
     let joined = |f: i32| p.join.iter().any(|(x, _)| *x == f);
@@ -106,7 +106,7 @@ mod tests {
     fn fast_path_clones_everything() {
         let p = plan(Some(&linux(&[("pid", None), ("network", None), ("mount", None), ("cgroup", None)]))).unwrap();
         assert_eq!(p.clone_flags, (libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWNS) as u64);
-        assert_eq!(p.unshare_flags, libc::CLONE_NEWCGROUP);
+        assert_eq!(p.unshare_flags, 0);
         assert!(!p.needs_fork);
     }
 

@@ -176,10 +176,7 @@ pub fn query_cgroup_device_progs(cgroup: BorrowedFd<'_>) -> SysResult<Vec<u32>> 
 /// A descriptor for the loaded program with id `id`.
 pub fn prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
     const OP: &str = "bpf(BPF_PROG_GET_FD_BY_ID)";
-    let mut attr = GetFdAttr {
-        prog_id: id,
-        ..Default::default()
-    };
+    let mut attr = GetFdAttr { prog_id: id, ..Default::default() };
     let r = bpf(OP, BPF_PROG_GET_FD_BY_ID, &mut attr)?;
     owned(r, OP)
 }

@@ -2,8 +2,6 @@
 //! kernel interface in safe functions that take and return owned types (`OwnedFd`, `Path`,
 //! typed flags) and fail with [`SysError`], which names the call, the path and keeps errno.
 
-pub mod bpf;
-
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -84,8 +82,10 @@ pub fn last_errno() -> i32 {
 /// Result of a wrapped system call.
 pub type SysResult<T> = Result<T, SysError>;
 
+pub mod bpf;
 pub mod caps;
 pub mod fd;
 pub mod fs_stat;
 pub mod mount;
 pub mod process;
+pub mod seccomp;
