@@ -143,6 +143,8 @@ pub struct Outcome {
     pub stdout: String,
     /// Everything written to stderr.
     pub stderr: String,
+    /// The file stdout went to; a detached container keeps writing to it after the runtime exits.
+    pub stdout_path: PathBuf,
 }
 
 impl Outcome {
@@ -186,6 +188,30 @@ impl Outcome {
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         serde_json::from_str(last).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+}
+
+impl Outcome {
+    /// Waits until the stdout file (still written by a detached container) contains `needle`.
+    #[track_caller]
+    pub fn wait_stdout(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = read_lossy(&self.stdout_path);
+            if now.contains(needle) {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "container output never contained {needle:?}; got {now:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the stdout file holds now.
+    pub fn stdout_now(&self) -> String {
+        read_lossy(&self.stdout_path)
     }
 }
 
@@ -235,6 +261,7 @@ pub fn run_with_deadline(mut cmd: Command, io_dir: &Path, timeout: Duration) -> 
         signal: status.signal(),
         stdout: read_lossy(&out_path),
         stderr: read_lossy(&err_path),
+        stdout_path: out_path,
     }
 }
 

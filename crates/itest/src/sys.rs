@@ -70,12 +70,10 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
     }
     // SAFETY: CMSG_FIRSTHDR reads the header fields the kernel just filled in.
     let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    // SAFETY: a non-null cmsg points into `control`, which is still alive.
-    if cmsg.is_null()
-        || unsafe {
-            (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        }
-    {
+    let is_rights = !cmsg.is_null()
+        // SAFETY: a non-null cmsg points into `control`, which is still alive.
+        && unsafe { (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS };
+    if !is_rights {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "message carried no SCM_RIGHTS descriptor",
