@@ -116,8 +116,13 @@ pub fn processes_under(dir: &Path) -> BTreeSet<String> {
             .iter()
             .any(|l| fs::read_link(base.join(l)).is_ok_and(|t| t.starts_with(dir)))
             || cmdline.contains(&needle);
-        // A zombie has an empty cmdline and no links; it is reaped by its parent, not leaked.
-        if tied && !cmdline.is_empty() {
+        // A zombie is its parent's to reap, not a leak. (An empty cmdline is no sign of one: a
+        // process in the middle of execve briefly has none.)
+        let stat = fs::read_to_string(base.join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if tied && !zombie {
             found.insert(format!("{pid}: {}", cmdline.trim_end()));
         }
     }

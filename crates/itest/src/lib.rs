@@ -9,7 +9,19 @@
 //! - [`leaks`] snapshots the mounts, cgroups and processes a test owns.
 //! - [`console`] receives a pty master over `--console-socket`.
 //!
-//! The tests themselves live in `tests/runtime/`.
+//! The tests themselves live in `tests/runtime/`, one binary, so `cargo test -p itest` ends
+//! on a single cargo summary line. Run as root:
+//!
+//! ```text
+//! cargo test -p itest                                   # the workspace's ocirun (built if missing)
+//! OCIRUN_TEST_RUNTIME=/usr/sbin/runc cargo test -p itest
+//! OCIRUN_TEST_RUNTIME=/usr/bin/crun cargo test -p itest # mounts v1 hugetlb if absent (crun 1.8)
+//! cargo test -p itest -- hooks::                        # one area
+//! ```
+//!
+//! Tests run in parallel (each has its own directory, `--root` and ids); `--test-threads 1`
+//! serialises them if cgroup contention is suspected. `OCIRUN_TEST_REPORTER` may name a prebuilt
+//! static reporter. Skips and host setup are printed as `[test::name] SKIP: why` on stderr.
 
 pub mod cleanup;
 pub mod console;

@@ -68,6 +68,11 @@ fn list_of_an_empty_root() {
     let out = t.rt(&["list", "-q"]);
     out.expect_ok();
     assert_eq!(out.stdout.trim(), "", "{out}");
+    // The table keeps its header even when empty (runc and crun both print it).
+    let out = t.rt(&["list"]);
+    out.expect_ok();
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    assert!(out.stdout.contains("STATUS"), "{out}");
 }
 
 #[test]

@@ -215,6 +215,7 @@ fn mounts_do_not_propagate_to_the_host() {
         .count();
     t.args(&["sleep", "600"]);
     t.create().expect_ok();
+    assert_eq!(t.state()["status"], "created");
     let during: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()

@@ -21,7 +21,10 @@ fn start_signal_waiter(t: &mut Test) -> itest::Outcome {
 #[test]
 fn run_exit_code_zero() {
     let Some(mut t) = Test::new() else { return };
-    t.run_reporter(&["exit", "0"]).expect_code(0);
+    t.args(&["/bin/sh", "-c", "echo ran; exit 0"]);
+    let out = t.run();
+    out.expect_code(0);
+    assert_eq!(out.stdout, "ran\n", "the container did not run: {out}");
 }
 
 #[test]
