@@ -1,0 +1,222 @@
+//! The process's environment as the reporter sees it: hostname, env, cwd, user, rlimits,
+//! capabilities, no_new_privs, oom score.
+
+use itest::Test;
+use serde_json::{json, Value};
+
+fn cap_names(report: &Value, set: &str) -> Vec<String> {
+    let names = report["caps"][set]["names"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no caps.{set} in {report}"));
+    names
+        .iter()
+        .map(|n| n.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn hostname_is_set() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["hostname"] = json!("itest-host");
+    let r = t.report();
+    assert_eq!(r["hostname"], "itest-host");
+}
+
+#[test]
+fn env_is_exactly_the_configured_one() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz", "EMPTY="]);
+    let r = t.report();
+    let env = r["env"].as_object().expect("env");
+    assert_eq!(env.get("FOO"), Some(&json!("bar baz")));
+    assert_eq!(env.get("EMPTY"), Some(&json!("")));
+    assert_eq!(env.get("PATH"), Some(&json!("/bin")));
+    // Runtimes may add HOME (runc and crun do); nothing else from the host may leak in.
+    let extra: Vec<&String> = env
+        .keys()
+        .filter(|k| !["PATH", "FOO", "EMPTY", "HOME", "TERM"].contains(&k.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "unexpected variables: {extra:?}");
+}
+
+#[test]
+fn args_are_passed_verbatim() {
+    let Some(mut t) = Test::new() else { return };
+    t.reporter_args(&["report", "kernel.ostype"]);
+    let out = t.run();
+    out.expect_ok();
+    let r = out.json();
+    assert_eq!(
+        r["argv"],
+        json!([itest::fixture::REPORTER, "report", "kernel.ostype"])
+    );
+    assert_eq!(r["sysctls"]["kernel.ostype"], "Linux");
+}
+
+#[test]
+fn cwd_is_set() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["cwd"] = json!("/srv");
+    assert_eq!(t.report()["cwd"], "/srv");
+}
+
+#[test]
+fn cwd_is_created_when_missing() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    t.config["process"]["cwd"] = json!("/work/sub");
+    assert_eq!(t.report()["cwd"], "/work/sub");
+}
+
+#[test]
+fn user_ids_groups_and_umask() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 0o027});
+    let r = t.report();
+    for k in ["uid", "euid", "suid"] {
+        assert_eq!(r[k], 1000, "{k}: {r}");
+    }
+    for k in ["gid", "egid", "sgid"] {
+        assert_eq!(r[k], 1001, "{k}: {r}");
+    }
+    let mut groups: Vec<u64> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    groups.sort();
+    groups.retain(|&g| g != 1001);
+    assert_eq!(groups, [10, 20], "{r}");
+    assert_eq!(r["umask"], 0o027);
+}
+
+#[test]
+fn non_root_user_has_no_effective_capabilities() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let r = t.report();
+    assert_eq!(cap_names(&r, "eff"), Vec::<String>::new(), "{r}");
+}
+
+#[test]
+fn rlimits_are_applied() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 4096},
+        {"type": "RLIMIT_MSGQUEUE", "soft": 8192, "hard": 8192}
+    ]);
+    let r = t.report();
+    assert_eq!(r["rlimits"]["RLIMIT_NOFILE"], json!([512, 1000]));
+    assert_eq!(r["rlimits"]["RLIMIT_CORE"], json!([0, 4096]));
+    assert_eq!(r["rlimits"]["RLIMIT_MSGQUEUE"], json!([8192, 8192]));
+}
+
+#[test]
+fn rlimit_up_to_the_host_hard_limit_is_granted() {
+    // Raising a hard limit needs CAP_SYS_RESOURCE, which root has; so 20000 (the host's hard
+    // nofile limit) must be granted, not clipped.
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "soft": 20000, "hard": 20000}]);
+    assert_eq!(
+        t.report()["rlimits"]["RLIMIT_NOFILE"],
+        json!([20000, 20000])
+    );
+}
+
+#[test]
+fn capability_sets_are_exactly_the_configured_ones() {
+    let Some(mut t) = Test::new() else { return };
+    let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
+    t.config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
+    let r = t.report();
+    for set in ["bnd", "eff", "prm", "inh", "amb"] {
+        assert_eq!(
+            cap_names(&r, set),
+            ["CAP_CHOWN", "CAP_KILL"],
+            "{set}: {}",
+            r["caps"]
+        );
+    }
+}
+
+#[test]
+fn default_capabilities_are_the_spec_defaults() {
+    let Some(mut t) = Test::new() else { return };
+    let want: Vec<String> = t.config["process"]["capabilities"]["bounding"]
+        .as_array()
+        .expect("spec has a bounding set")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let r = t.report();
+    let mut got = cap_names(&r, "bnd");
+    let mut want = want;
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn without_cap_sys_admin_mount_is_denied() {
+    let Some(mut t) = Test::new() else { return };
+    let caps = json!(["CAP_KILL"]);
+    t.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    let out = t.run_reporter(&["syscall", "mount"]);
+    out.expect_ok();
+    assert_eq!(out.json()["result"]["errno_name"], "EPERM", "{out}");
+}
+
+#[test]
+fn with_cap_sys_admin_mount_is_allowed() {
+    let Some(mut t) = Test::new() else { return };
+    let caps = json!(["CAP_SYS_ADMIN"]);
+    t.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    t.config["root"]["readonly"] = json!(false);
+    let out = t.run_reporter(&["syscall", "mount"]);
+    out.expect_ok();
+    assert_eq!(out.json()["result"]["ret"], 0, "{out}");
+}
+
+#[test]
+fn no_new_privileges_true() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["noNewPrivileges"] = json!(true);
+    assert_eq!(t.report()["no_new_privs"], 1);
+}
+
+#[test]
+fn no_new_privileges_false() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["noNewPrivileges"] = json!(false);
+    assert_eq!(t.report()["no_new_privs"], 0);
+}
+
+#[test]
+fn oom_score_adj_is_applied() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["oomScoreAdj"] = json!(123);
+    assert_eq!(t.report()["oom_score_adj"], 123);
+}
+
+#[test]
+fn seccomp_is_off_without_a_profile() {
+    let Some(mut t) = Test::new() else { return };
+    if let Some(linux) = t.config["linux"].as_object_mut() {
+        linux.remove("seccomp");
+    }
+    assert_eq!(t.report()["seccomp"], 0);
+}
+
+#[test]
+fn init_is_pid_1_in_a_new_pid_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    let r = t.report();
+    assert_eq!(r["pid"], 1);
+    assert_eq!(r["ppid"], 0);
+}
