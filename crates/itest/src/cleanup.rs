@@ -33,9 +33,7 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .and_then(|o| u8::from_str_radix(std::str::from_utf8(o).ok()?, 8).ok());
+        let octal = bytes.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(std::str::from_utf8(o).ok()?, 8).ok());
         match (bytes[i], octal) {
             (b'\\', Some(v)) => {
                 out.push(v);
@@ -79,10 +77,7 @@ pub fn remove_tree(dir: &Path) -> io::Result<()> {
 fn remove_same_dev(path: &Path, dev: u64) -> io::Result<()> {
     let meta = fs::symlink_metadata(path)?;
     if meta.dev() != dev {
-        return Err(io::Error::other(format!(
-            "refusing to cross into another file system at {}",
-            path.display()
-        )));
+        return Err(io::Error::other(format!("refusing to cross into another file system at {}", path.display())));
     }
     if meta.is_dir() {
         for entry in fs::read_dir(path)? {

@@ -24,25 +24,18 @@ impl ConsoleSocket {
         let listener = UnixListener::bind(path)?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let got = listener
-                .accept()
-                .and_then(|(stream, _)| sys::recv_fd(&stream));
+            let got = listener.accept().and_then(|(stream, _)| sys::recv_fd(&stream));
             let _ = tx.send(got);
         });
-        Ok(ConsoleSocket {
-            path: path.to_path_buf(),
-            rx,
-        })
+        Ok(ConsoleSocket { path: path.to_path_buf(), rx })
     }
 
     /// The pty master, once the runtime has sent it.
     pub fn master(&self, timeout: Duration) -> io::Result<Pty> {
-        let fd = self.rx.recv_timeout(timeout).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no pty master arrived on the console socket",
-            )
-        })??;
+        let fd = self
+            .rx
+            .recv_timeout(timeout)
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no pty master arrived on the console socket"))??;
         let file = File::from(fd);
         let mut reader = file.try_clone()?;
         let (tx, output) = mpsc::channel::<Vec<u8>>();
@@ -56,11 +49,7 @@ impl ConsoleSocket {
                 }
             }
         });
-        Ok(Pty {
-            file,
-            output,
-            seen: Vec::new(),
-        })
+        Ok(Pty { file, output, seen: Vec::new() })
     }
 }
 

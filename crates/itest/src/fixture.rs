@@ -24,9 +24,8 @@ pub const REPORTER: &str = "/bin/ocirun-reporter";
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 const APPLETS: &[&str] = &[
-    "sh", "true", "false", "sleep", "cat", "ls", "echo", "id", "hostname", "mount", "umount", "ps",
-    "env", "pwd", "stat", "readlink", "touch", "mkdir", "rm", "test", "grep", "wc", "tty", "stty",
-    "printf", "kill", "head",
+    "sh", "true", "false", "sleep", "cat", "ls", "echo", "id", "hostname", "mount", "umount", "ps", "env", "pwd",
+    "stat", "readlink", "touch", "mkdir", "rm", "test", "grep", "wc", "tty", "stty", "printf", "kill", "head",
 ];
 
 /// A test's directory, bundle, state root and containers. Dropping it cleans up and fails the
@@ -184,10 +183,7 @@ impl Test {
             if st["status"] == want {
                 return st;
             }
-            assert!(
-                Instant::now() < deadline,
-                "container never reached {want:?}; last state {st}"
-            );
+            assert!(Instant::now() < deadline, "container never reached {want:?}; last state {st}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -256,31 +252,18 @@ impl Drop for Test {
     fn drop(&mut self) {
         let leaked = self.cleanup();
         let stuck = unmount_all_under(&self.dir);
-        let removed = if stuck.is_empty() {
-            remove_tree(&self.dir)
-        } else {
-            Ok(())
-        };
+        let removed = if stuck.is_empty() { remove_tree(&self.dir) } else { Ok(()) };
         if let Err(e) = &removed {
             note(&format!("cleanup: {e}"));
         }
         if !stuck.is_empty() {
-            note(&format!(
-                "cleanup: left {} in place: mounts would not go: {stuck:?}",
-                self.dir.display()
-            ));
+            note(&format!("cleanup: left {} in place: mounts would not go: {stuck:?}", self.dir.display()));
         }
         if std::thread::panicking() {
             return;
         }
-        assert!(
-            leaked.is_empty(),
-            "the runtime leaked resources: {leaked:#?}"
-        );
-        assert!(
-            stuck.is_empty(),
-            "mounts left under the test directory: {stuck:?}"
-        );
+        assert!(leaked.is_empty(), "the runtime leaked resources: {leaked:#?}");
+        assert!(stuck.is_empty(), "mounts left under the test directory: {stuck:?}");
     }
 }
 
@@ -297,10 +280,7 @@ fn static_busybox() -> Result<PathBuf, String> {
                 .ok_or("no busybox on this host (apt-get install busybox-static)")?;
             let elf = std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
             if has_interpreter(&elf) {
-                return Err(format!(
-                    "{} is dynamically linked (apt-get install busybox-static)",
-                    path.display()
-                ));
+                return Err(format!("{} is dynamically linked (apt-get install busybox-static)", path.display()));
             }
             Ok(path)
         })
@@ -308,9 +288,7 @@ fn static_busybox() -> Result<PathBuf, String> {
 }
 
 fn build_rootfs(rootfs: &Path, busybox: &Path) {
-    for d in [
-        "bin", "dev", "proc", "sys", "tmp", "etc", "root", "srv", "mnt", "run", "var",
-    ] {
+    for d in ["bin", "dev", "proc", "sys", "tmp", "etc", "root", "srv", "mnt", "run", "var"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("create rootfs dirs");
     }
     std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
@@ -318,15 +296,11 @@ fn build_rootfs(rootfs: &Path, busybox: &Path) {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).expect("applet symlink");
     }
     std::fs::copy(reporter_path(), rootfs.join(&REPORTER[1..])).expect("copy reporter");
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
-    )
-    .expect("write passwd");
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n")
+        .expect("write passwd");
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").expect("write group");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))
-        .expect("chmod tmp");
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).expect("chmod tmp");
 }
 
 /// The runtime's own `spec` output (made once per run), or our default when it has none.

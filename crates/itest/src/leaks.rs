@@ -31,11 +31,7 @@ impl Snapshot {
             mounts: mounts_under(dir).into_iter().collect(),
             cgroups: cgroup_dirs(ids),
             processes: processes_under(dir),
-            state: ids
-                .iter()
-                .map(|id| root.join(id))
-                .filter(|p| p.exists())
-                .collect(),
+            state: ids.iter().map(|id| root.join(id)).filter(|p| p.exists()).collect(),
         }
     }
 
@@ -44,21 +40,14 @@ impl Snapshot {
         Snapshot {
             mounts: self.mounts.difference(&before.mounts).cloned().collect(),
             cgroups: self.cgroups.difference(&before.cgroups).cloned().collect(),
-            processes: self
-                .processes
-                .difference(&before.processes)
-                .cloned()
-                .collect(),
+            processes: self.processes.difference(&before.processes).cloned().collect(),
             state: self.state.difference(&before.state).cloned().collect(),
         }
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.mounts.is_empty()
-            && self.cgroups.is_empty()
-            && self.processes.is_empty()
-            && self.state.is_empty()
+        self.mounts.is_empty() && self.cgroups.is_empty() && self.processes.is_empty() && self.state.is_empty()
     }
 }
 
@@ -109,19 +98,14 @@ pub fn processes_under(dir: &Path) -> BTreeSet<String> {
             continue;
         }
         let base = p.path();
-        let cmdline = fs::read(base.join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .unwrap_or_default();
-        let tied = ["root", "cwd"]
-            .iter()
-            .any(|l| fs::read_link(base.join(l)).is_ok_and(|t| t.starts_with(dir)))
+        let cmdline =
+            fs::read(base.join("cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default();
+        let tied = ["root", "cwd"].iter().any(|l| fs::read_link(base.join(l)).is_ok_and(|t| t.starts_with(dir)))
             || cmdline.contains(&needle);
         // A zombie is its parent's to reap, not a leak. (An empty cmdline is no sign of one: a
         // process in the middle of execve briefly has none.)
         let stat = fs::read_to_string(base.join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
         if tied && !zombie {
             found.insert(format!("{pid}: {}", cmdline.trim_end()));
         }

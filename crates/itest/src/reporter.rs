@@ -33,15 +33,7 @@ pub fn reporter_path() -> &'static PathBuf {
 fn build() -> PathBuf {
     let dir = target_dir().join("reporter-static");
     let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "reporter",
-            "--release",
-            "--target",
-            TRIPLE,
-            "--target-dir",
-        ])
+        .args(["build", "-p", "reporter", "--release", "--target", TRIPLE, "--target-dir"])
         .arg(&dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -57,12 +49,8 @@ pub fn has_interpreter(elf: &[u8]) -> bool {
     const PT_INTERP: u32 = 3;
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
     let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap_or_default());
-    let u64_at =
-        |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap_or_default()) as usize;
-    assert!(
-        elf.len() > 64 && &elf[..4] == b"\x7fELF" && elf[4] == 2,
-        "not a 64-bit ELF file"
-    );
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap_or_default()) as usize;
+    assert!(elf.len() > 64 && &elf[..4] == b"\x7fELF" && elf[4] == 2, "not a 64-bit ELF file");
     let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
     (0..phnum).any(|i| {
         let off = phoff + i * phentsize;

@@ -38,17 +38,12 @@ pub enum Kind {
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
 }
 
 /// The workspace's cargo target directory.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// The runtime under test, located (and for ocirun, built) on first use.
@@ -60,20 +55,14 @@ pub fn runtime() -> &'static Runtime {
             None => default_runtime(),
         };
         assert!(path.is_file(), "runtime {} does not exist", path.display());
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let kind = match name.as_str() {
             n if n.starts_with("ocirun") => Kind::Ocirun,
             n if n.starts_with("crun") => Kind::Crun,
             n if n.starts_with("runc") => Kind::Runc,
             _ => Kind::Other,
         };
-        note(&format!(
-            "runtime under test: {} ({kind:?})",
-            path.display()
-        ));
+        note(&format!("runtime under test: {} ({kind:?})", path.display()));
         if kind == Kind::Crun {
             crun_hugetlb_setup();
         }
@@ -115,14 +104,7 @@ fn crun_hugetlb_setup() {
     note("crun setup: mounting the v1 hugetlb controller at /sys/fs/cgroup/hugetlb (crun 1.8 needs it on a hybrid layout)");
     let _ = std::fs::create_dir_all("/sys/fs/cgroup/hugetlb");
     let ok = Command::new("mount")
-        .args([
-            "-t",
-            "cgroup",
-            "-o",
-            "hugetlb",
-            "cgroup",
-            "/sys/fs/cgroup/hugetlb",
-        ])
+        .args(["-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
@@ -164,14 +146,8 @@ impl Outcome {
     /// Panics unless the command failed with a non-zero exit code and said something on stderr.
     #[track_caller]
     pub fn expect_failure(&self) -> &Self {
-        assert!(
-            matches!(self.code, Some(c) if c != 0),
-            "expected failure from {self}"
-        );
-        assert!(
-            !self.stderr.trim().is_empty(),
-            "failure without a message on stderr: {self}"
-        );
+        assert!(matches!(self.code, Some(c) if c != 0), "expected failure from {self}");
+        assert!(!self.stderr.trim().is_empty(), "failure without a message on stderr: {self}");
         self
     }
 
@@ -181,12 +157,7 @@ impl Outcome {
         if let Ok(v) = serde_json::from_str(&self.stdout) {
             return v;
         }
-        let last = self
-            .stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
+        let last = self.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
         serde_json::from_str(last).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
     }
 }
@@ -201,10 +172,7 @@ impl Outcome {
             if now.contains(needle) {
                 return now;
             }
-            assert!(
-                Instant::now() < deadline,
-                "container output never contained {needle:?}; got {now:?}"
-            );
+            assert!(Instant::now() < deadline, "container output never contained {needle:?}; got {now:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -236,9 +204,7 @@ pub fn run_with_deadline(mut cmd: Command, io_dir: &Path, timeout: Duration) -> 
     let cmdline = format!("{:?}", cmd).replace('"', "");
     cmd.stdout(File::create(&out_path).expect("create stdout file"));
     cmd.stderr(File::create(&err_path).expect("create stderr file"));
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {cmdline}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmdline}: {e}"));
     let deadline = Instant::now() + timeout;
     let status: ExitStatus = loop {
         if let Some(s) = child.try_wait().expect("wait for runtime") {
@@ -247,10 +213,7 @@ pub fn run_with_deadline(mut cmd: Command, io_dir: &Path, timeout: Duration) -> 
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "timed out after {timeout:?}: {cmdline}\nstderr so far: {}",
-                read_lossy(&err_path)
-            );
+            panic!("timed out after {timeout:?}: {cmdline}\nstderr so far: {}", read_lossy(&err_path));
         }
         std::thread::sleep(Duration::from_millis(10));
     };

@@ -51,10 +51,7 @@ pub fn pass_fds(cmd: &mut Command, fds: Vec<OwnedFd>) {
 /// Receives one descriptor sent with SCM_RIGHTS (a runtime's `--console-socket` protocol).
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
     let mut data = [0u8; 4096];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
     // Room for one control message carrying one int, kept aligned for cmsghdr.
     let mut control = [0u64; 8];
     // SAFETY: msghdr is plain data; all-zero is valid and every used field is set below.
@@ -74,10 +71,7 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
         // SAFETY: a non-null cmsg points into `control`, which is still alive.
         && unsafe { (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS };
     if !is_rights {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "message carried no SCM_RIGHTS descriptor",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "message carried no SCM_RIGHTS descriptor"));
     }
     // SAFETY: an SCM_RIGHTS message holds at least one int after its header, possibly unaligned.
     let fd: RawFd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
@@ -107,12 +101,7 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 
 /// Sets the window size of a terminal.
 pub fn set_winsize(fd: &OwnedFd, rows: u16, cols: u16) -> io::Result<()> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads one winsize from the valid `ws`.
     if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
         return Err(io::Error::last_os_error());

@@ -9,17 +9,20 @@ pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("OCIRUN_COMMIT"),
-    "\nspec: 1.2.0\n+CAP +CGROUPV1 +CGROUPV2 +IDMAP +HOOKS"
+    "\nspec: 1.2.0\n+CAP +SECCOMP +CGROUPV1 +CGROUPV2 +IDMAP +HOOKS"
 );
 
 /// An OCI container runtime: create, start, exec into, signal and delete containers.
 #[derive(Debug, Parser)]
-#[command(name = "ocirun", version = VERSION, about, long_about = None, disable_help_subcommand = true)]
+#[command(name = "ocirun", about, long_about = None, disable_help_subcommand = true, disable_version_flag = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Print the version, commit, spec version and features
+    #[arg(short = 'v', long)]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes.

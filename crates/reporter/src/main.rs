@@ -14,8 +14,7 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 
-const USAGE: &str =
-    "usage: ocirun-reporter [report [SYSCTL...] | exit N | sleep SECS | kill-self SIG |
+const USAGE: &str = "usage: ocirun-reporter [report [SYSCTL...] | exit N | sleep SECS | kill-self SIG |
   cat FILE | write FILE TEXT | ls DIR | stat PATH | syscall NAME | fork N | alloc MB |
   open-write PATH | wait-signal]";
 
@@ -33,23 +32,14 @@ fn main() -> ExitCode {
 }
 
 fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
-    let arg = |i: usize| {
-        rest.get(i)
-            .map(String::as_str)
-            .ok_or_else(|| format!("{verb}: missing argument"))
-    };
-    let num = |i: usize| -> Result<u64, String> {
-        arg(i)?
-            .parse()
-            .map_err(|_| format!("{verb}: not a number: {}", rest[i]))
-    };
+    let arg = |i: usize| rest.get(i).map(String::as_str).ok_or_else(|| format!("{verb}: missing argument"));
+    let num =
+        |i: usize| -> Result<u64, String> { arg(i)?.parse().map_err(|_| format!("{verb}: not a number: {}", rest[i])) };
     match verb {
         "report" => print(report::report(rest)),
         "exit" => return Ok(ExitCode::from(num(0)? as u8)),
         "sleep" => {
-            let secs: f64 = arg(0)?
-                .parse()
-                .map_err(|_| "sleep: not a number".to_string())?;
+            let secs: f64 = arg(0)?.parse().map_err(|_| "sleep: not a number".to_string())?;
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         }
         "kill-self" => {
@@ -64,9 +54,7 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             let mut out = Vec::new();
             let r = std::fs::File::open(arg(0)?).and_then(|mut f| f.read_to_end(&mut out));
             match r {
-                Ok(_) => std::io::stdout()
-                    .write_all(&out)
-                    .map_err(|e| e.to_string())?,
+                Ok(_) => std::io::stdout().write_all(&out).map_err(|e| e.to_string())?,
                 Err(e) => return io_failure(e),
             }
         }
@@ -75,19 +63,13 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             print(io_result(r));
         }
         "open-write" => {
-            let r = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(arg(0)?);
+            let r = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(arg(0)?);
             print(io_result(r.map(drop)));
         }
         "ls" => match std::fs::read_dir(arg(0)?) {
             Ok(dir) => {
-                let mut names: Vec<String> = dir
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
+                let mut names: Vec<String> =
+                    dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
                 names.sort();
                 print(json!(names));
             }
@@ -96,9 +78,7 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
         "stat" => print(stat(arg(0)?)),
         "syscall" => {
             let r = sys::probe_syscall(arg(0)?).ok_or("syscall: unknown name")?;
-            print(
-                json!({"syscall": rest[0], "result": report::errno_or(r, |v| json!({"ret": v}))}),
-            );
+            print(json!({"syscall": rest[0], "result": report::errno_or(r, |v| json!({"ret": v}))}));
         }
         "fork" => {
             let (forked, err) = sys::fork_children(num(0)? as usize);
@@ -111,17 +91,12 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             for page in mem.chunks_mut(4096) {
                 page[0] = 1;
             }
-            print(
-                json!({"allocated_mb": mb, "sum": mem.iter().step_by(4096).map(|&b| b as u64).sum::<u64>()}),
-            );
+            print(json!({"allocated_mb": mb, "sum": mem.iter().step_by(4096).map(|&b| b as u64).sum::<u64>()}));
         }
         "wait-signal" => {
             print(json!({"ready": true}));
             let sig = sys::wait_any_signal();
-            print(report::errno_or(
-                sig,
-                |s| json!({"signal": s, "name": names::signal_name(s)}),
-            ));
+            print(report::errno_or(sig, |s| json!({"signal": s, "name": names::signal_name(s)})));
         }
         "help" | "--help" | "-h" => println!("{USAGE}"),
         other => return Err(format!("unknown verb {other:?}")),
@@ -137,10 +112,7 @@ fn print(v: Value) {
 }
 
 fn io_result(r: std::io::Result<()>) -> Value {
-    report::errno_or(
-        r.map_err(|e| e.raw_os_error().unwrap_or(0)),
-        |_| json!({"ok": true}),
-    )
+    report::errno_or(r.map_err(|e| e.raw_os_error().unwrap_or(0)), |_| json!({"ok": true}))
 }
 
 fn io_failure(e: std::io::Error) -> Result<ExitCode, String> {
@@ -161,9 +133,7 @@ fn stat(path: &str) -> Value {
             _ => "unknown",
         };
         let (major, minor) = sys::major_minor(st.st_rdev);
-        let target = std::fs::read_link(path)
-            .ok()
-            .map(|t| t.display().to_string());
+        let target = std::fs::read_link(path).ok().map(|t| t.display().to_string());
         json!({
             "type": kind, "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid,
             "rdev": [major, minor], "size": st.st_size, "target": target,

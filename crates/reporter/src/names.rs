@@ -52,10 +52,7 @@ pub const CAPS: &[&str] = &[
 pub fn cap_names(mask: u64) -> Vec<String> {
     (0..64)
         .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| {
-            CAPS.get(bit)
-                .map_or_else(|| format!("CAP_{bit}"), |n| n.to_string())
-        })
+        .map(|bit| CAPS.get(bit).map_or_else(|| format!("CAP_{bit}"), |n| n.to_string()))
         .collect()
 }
 
@@ -104,10 +101,7 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 
 /// `SIGTERM` for 15; real-time signals print as `SIGRT<n>`.
 pub fn signal_name(sig: i32) -> String {
-    SIGNALS
-        .iter()
-        .find(|&&(_, v)| v == sig)
-        .map_or_else(|| format!("SIGRT{sig}"), |(n, _)| format!("SIG{n}"))
+    SIGNALS.iter().find(|&&(_, v)| v == sig).map_or_else(|| format!("SIGRT{sig}"), |(n, _)| format!("SIG{n}"))
 }
 
 const ERRNOS: &[(&str, i32)] = &[
@@ -136,10 +130,7 @@ const ERRNOS: &[(&str, i32)] = &[
 
 /// `EPERM` for 1; unknown values print as `E<n>`.
 pub fn errno_name(errno: i32) -> String {
-    ERRNOS
-        .iter()
-        .find(|&&(_, v)| v == errno)
-        .map_or_else(|| format!("E{errno}"), |(n, _)| n.to_string())
+    ERRNOS.iter().find(|&&(_, v)| v == errno).map_or_else(|| format!("E{errno}"), |(n, _)| n.to_string())
 }
 
 /// Every rlimit with the name the OCI spec uses for it.

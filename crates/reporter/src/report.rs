@@ -68,15 +68,11 @@ fn status_field(status: &str, key: &str) -> Option<String> {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim_end().to_string())
+    fs::read_to_string(path).ok().map(|s| s.trim_end().to_string())
 }
 
 fn lines(path: &str) -> Vec<String> {
-    fs::read_to_string(path)
-        .map(|s| s.lines().map(String::from).collect())
-        .unwrap_or_default()
+    fs::read_to_string(path).map(|s| s.lines().map(String::from).collect()).unwrap_or_default()
 }
 
 /// `{"pid": "pid:[4026531836]", ...}`; a namespace the kernel lacks is left out.
@@ -92,19 +88,11 @@ fn namespaces() -> Value {
 
 fn caps(status: &str) -> Value {
     let mut map = Map::new();
-    for (key, field) in [
-        ("inh", "CapInh"),
-        ("prm", "CapPrm"),
-        ("eff", "CapEff"),
-        ("bnd", "CapBnd"),
-        ("amb", "CapAmb"),
-    ] {
+    for (key, field) in [("inh", "CapInh"), ("prm", "CapPrm"), ("eff", "CapEff"), ("bnd", "CapBnd"), ("amb", "CapAmb")]
+    {
         if let Some(hex) = status_field(status, field) {
             let mask = u64::from_str_radix(&hex, 16).unwrap_or(0);
-            map.insert(
-                key.into(),
-                json!({"hex": hex, "names": names::cap_names(mask)}),
-            );
+            map.insert(key.into(), json!({"hex": hex, "names": names::cap_names(mask)}));
         }
     }
     Value::Object(map)
@@ -121,12 +109,7 @@ fn rlimits() -> Value {
     };
     names::RLIMITS
         .iter()
-        .map(|&(name, res)| {
-            (
-                name.to_string(),
-                errno_or(sys::getrlimit(res), |(s, h)| json!([limit(s), limit(h)])),
-            )
-        })
+        .map(|&(name, res)| (name.to_string(), errno_or(sys::getrlimit(res), |(s, h)| json!([limit(s), limit(h)]))))
         .collect::<Map<_, _>>()
         .into()
 }
@@ -135,11 +118,7 @@ fn rlimits() -> Value {
 /// closed before the links are read, so its number fails to resolve and is left out.
 fn fds() -> Value {
     let numbers: Vec<String> = fs::read_dir("/proc/self/fd")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     let mut map = Map::new();
     for n in numbers {
@@ -159,12 +138,7 @@ fn sysctl(name: &str) -> Value {
 }
 
 fn tty() -> Value {
-    let size = |fd| {
-        errno_or(
-            sys::winsize(fd),
-            |(rows, cols)| json!({"rows": rows, "cols": cols}),
-        )
-    };
+    let size = |fd| errno_or(sys::winsize(fd), |(rows, cols)| json!({"rows": rows, "cols": cols}));
     json!({
         "stdin": sys::isatty(0),
         "stdout": sys::isatty(1),

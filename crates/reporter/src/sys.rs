@@ -63,11 +63,7 @@ pub fn uname() -> (String, String) {
     // SAFETY: `u` is a valid, writable utsname.
     unsafe { libc::uname(&mut u) };
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
+        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
     (field(&u.nodename), field(&u.domainname))
@@ -75,10 +71,7 @@ pub fn uname() -> (String, String) {
 
 /// `(soft, hard)` of one rlimit; `u64::MAX` is RLIM_INFINITY.
 pub fn getrlimit(resource: libc::__rlimit_resource_t) -> Result<(u64, u64), i32> {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `rl` is a valid, writable rlimit.
     check(unsafe { libc::getrlimit(resource, &mut rl) } as libc::c_long)?;
     Ok((rl.rlim_cur, rl.rlim_max))
@@ -92,9 +85,7 @@ pub fn affinity() -> Result<Vec<usize>, i32> {
     check(unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } as _)?;
     let max = 8 * std::mem::size_of_val(&set);
     // SAFETY: CPU_ISSET only reads `set`, and every index is below its capacity.
-    Ok((0..max)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect())
+    Ok((0..max).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect())
 }
 
 /// The execution domain, read with the query value 0xffffffff.
@@ -128,12 +119,7 @@ pub fn isatty(fd: i32) -> bool {
 
 /// `(rows, cols)` of the terminal on `fd`.
 pub fn winsize(fd: i32) -> Result<(u16, u16), i32> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`.
     check(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } as _)?;
     Ok((ws.ws_row, ws.ws_col))
@@ -233,12 +219,7 @@ pub fn probe_syscall(name: &str) -> Option<Probe> {
             "keyctl" => {
                 const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
                 const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
-                libc::syscall(
-                    libc::SYS_keyctl,
-                    KEYCTL_GET_KEYRING_ID,
-                    KEY_SPEC_SESSION_KEYRING,
-                    0,
-                )
+                libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
             }
             "ptrace" => libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) as _,
             "chroot" => libc::chroot(c"/".as_ptr()) as _,
@@ -278,15 +259,7 @@ fn probe_mount() -> Probe {
     let target = cstring(&dir)?;
     let (src, fs) = (c"none", c"tmpfs");
     // SAFETY: all pointers are NUL-terminated strings that outlive the call.
-    let ret = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            fs.as_ptr(),
-            libc::MS_RDONLY,
-            std::ptr::null(),
-        )
-    };
+    let ret = unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fs.as_ptr(), libc::MS_RDONLY, std::ptr::null()) };
     let result = check(ret as _);
     if result.is_ok() {
         // SAFETY: `target` is the directory this function just mounted on.

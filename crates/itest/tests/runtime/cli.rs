@@ -8,25 +8,16 @@ fn list_shows_every_container_with_its_status() {
     let Some(t) = Test::new() else { return };
     let second = t.other_id("b");
     t.create().expect_ok();
-    t.rt(&["create", "--bundle", &t.bundle_str(), &second])
-        .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), &second]).expect_ok();
     let out = t.rt(&["list"]);
     out.expect_ok();
     let mut lines = out.stdout.lines();
     let header = lines.next().unwrap_or("");
-    assert!(
-        header.contains("PID") && header.contains("STATUS") && header.contains("BUNDLE"),
-        "header: {out}"
-    );
+    assert!(header.contains("PID") && header.contains("STATUS") && header.contains("BUNDLE"), "header: {out}");
     for id in [&t.id, &second] {
-        let line = lines
-            .clone()
-            .find(|l| l.split_whitespace().next() == Some(id.as_str()));
+        let line = lines.clone().find(|l| l.split_whitespace().next() == Some(id.as_str()));
         let line = line.unwrap_or_else(|| panic!("{id} not listed: {out}"));
-        assert!(
-            line.contains("created") && line.contains(&t.bundle_str()),
-            "{line}"
-        );
+        assert!(line.contains("created") && line.contains(&t.bundle_str()), "{line}");
     }
 }
 
@@ -35,8 +26,7 @@ fn list_quiet_prints_only_ids() {
     let Some(t) = Test::new() else { return };
     let second = t.other_id("b");
     t.create().expect_ok();
-    t.rt(&["create", "--bundle", &t.bundle_str(), &second])
-        .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), &second]).expect_ok();
     let out = t.rt(&["list", "-q"]);
     out.expect_ok();
     let mut ids: Vec<&str> = out.stdout.lines().collect();
@@ -51,9 +41,7 @@ fn list_format_json() {
     let out = t.rt(&["list", "--format", "json"]);
     out.expect_ok();
     let list: Value = out.json();
-    let items = list
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {out}"));
+    let items = list.as_array().unwrap_or_else(|| panic!("not an array: {out}"));
     assert_eq!(items.len(), 1, "{out}");
     let c = &items[0];
     assert_eq!(c["id"], t.id.as_str());
@@ -82,8 +70,7 @@ fn spec_writes_a_config_that_runs() {
     let mut cmd = t.command(&["spec"]);
     cmd.current_dir(&t.bundle);
     t.exec(cmd).expect_ok();
-    let text =
-        std::fs::read_to_string(t.bundle.join("config.json")).expect("spec wrote config.json");
+    let text = std::fs::read_to_string(t.bundle.join("config.json")).expect("spec wrote config.json");
     let mut config: Value = serde_json::from_str(&text).expect("spec wrote JSON");
     assert_eq!(config["root"]["path"], "rootfs", "{config}");
     assert!(config["ociVersion"].is_string(), "{config}");
@@ -111,22 +98,9 @@ fn features_prints_oci_version_range() {
     let out = t.rt(&["features"]);
     out.expect_ok();
     let f = out.json();
-    assert!(
-        f["ociVersionMin"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("1.")),
-        "{out}"
-    );
-    assert!(
-        f["ociVersionMax"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("1.")),
-        "{out}"
-    );
-    assert!(
-        f["hooks"].is_array() && f["mountOptions"].is_array(),
-        "{out}"
-    );
+    assert!(f["ociVersionMin"].as_str().is_some_and(|v| v.starts_with("1.")), "{out}");
+    assert!(f["ociVersionMax"].as_str().is_some_and(|v| v.starts_with("1.")), "{out}");
+    assert!(f["hooks"].is_array() && f["mountOptions"].is_array(), "{out}");
 }
 
 #[test]
@@ -136,8 +110,5 @@ fn version_names_the_runtime_and_spec() {
     out.expect_ok();
     let first = out.stdout.lines().next().unwrap_or("");
     assert!(first.contains(" version "), "{out}");
-    assert!(
-        out.stdout.lines().any(|l| l.starts_with("spec: 1.")),
-        "{out}"
-    );
+    assert!(out.stdout.lines().any(|l| l.starts_with("spec: 1.")), "{out}");
 }

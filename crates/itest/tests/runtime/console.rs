@@ -16,15 +16,7 @@ fn console_socket_receives_a_working_terminal() {
     t.write_config();
     let sock = ConsoleSocket::bind(&t.dir.join("console.sock")).unwrap();
     let sock_path = sock.path.to_string_lossy().into_owned();
-    t.rt(&[
-        "create",
-        "--bundle",
-        &t.bundle_str(),
-        "--console-socket",
-        &sock_path,
-        &t.id,
-    ])
-    .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), "--console-socket", &sock_path, &t.id]).expect_ok();
     let mut pty = sock.master(WAIT).expect("pty master");
     t.start().expect_ok();
     pty.write("echo answer-$((6*7))\n").unwrap();
@@ -44,22 +36,11 @@ fn terminal_is_a_tty_with_the_configured_size() {
     t.write_config();
     let sock = ConsoleSocket::bind(&t.dir.join("console.sock")).unwrap();
     let sock_path = sock.path.to_string_lossy().into_owned();
-    t.rt(&[
-        "create",
-        "--bundle",
-        &t.bundle_str(),
-        "--console-socket",
-        &sock_path,
-        &t.id,
-    ])
-    .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), "--console-socket", &sock_path, &t.id]).expect_ok();
     let mut pty = sock.master(WAIT).expect("pty master");
     t.start().expect_ok();
     let seen = pty.read_until("}}\r\n", WAIT);
-    let line = seen
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no report: {seen:?}"));
+    let line = seen.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report: {seen:?}"));
     let r: serde_json::Value = serde_json::from_str(line.trim_end()).expect("report JSON");
     assert_eq!(r["tty"]["stdin"], true, "{}", r["tty"]);
     assert_eq!(r["tty"]["stdout"], true, "{}", r["tty"]);

@@ -9,10 +9,7 @@ fn missing_rootfs_is_reported_with_its_path() {
     t.config["root"]["path"] = json!("no-such-rootfs");
     let out = t.create();
     out.expect_failure().expect_code(1);
-    assert!(
-        out.stderr.contains("no-such-rootfs"),
-        "message does not name the path: {out}"
-    );
+    assert!(out.stderr.contains("no-such-rootfs"), "message does not name the path: {out}");
     t.rt(&["state", &t.id]).expect_failure();
 }
 
@@ -21,23 +18,14 @@ fn missing_config_is_reported() {
     let Some(t) = Test::new() else { return };
     let out = t.rt(&["create", "--bundle", &t.bundle_str(), &t.id]);
     out.expect_failure().expect_code(1);
-    assert!(
-        out.stderr.contains("config.json"),
-        "message does not name config.json: {out}"
-    );
+    assert!(out.stderr.contains("config.json"), "message does not name config.json: {out}");
 }
 
 #[test]
 fn malformed_config_is_rejected() {
     let Some(t) = Test::new() else { return };
-    std::fs::write(
-        t.bundle.join("config.json"),
-        "{\"ociVersion\": \"1.0.2\", \"process\": ",
-    )
-    .unwrap();
-    t.rt(&["create", "--bundle", &t.bundle_str(), &t.id])
-        .expect_failure()
-        .expect_code(1);
+    std::fs::write(t.bundle.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": ").unwrap();
+    t.rt(&["create", "--bundle", &t.bundle_str(), &t.id]).expect_failure().expect_code(1);
     t.rt(&["state", &t.id]).expect_failure();
 }
 
@@ -56,21 +44,10 @@ fn rejects_id(bad: &str) {
     let out = t.rt(&["create", "--bundle", &t.bundle_str(), bad]);
     out.expect_failure().expect_code(1);
     // Nothing may have been created outside the state root.
-    let outside: Vec<_> = std::fs::read_dir(&t.dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    let mut names: Vec<String> = outside
-        .iter()
-        .map(|n| n.to_string_lossy().into_owned())
-        .collect();
+    let outside: Vec<_> = std::fs::read_dir(&t.dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    let mut names: Vec<String> = outside.iter().map(|n| n.to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["bundle", "io", "state"],
-        "id {bad:?} escaped the state root"
-    );
+    assert_eq!(names, ["bundle", "io", "state"], "id {bad:?} escaped the state root");
 }
 
 #[test]

@@ -8,12 +8,7 @@ use itest::Test;
 use serde_json::Value;
 
 fn fd_numbers(report: &Value) -> Vec<u32> {
-    let mut fds: Vec<u32> = report["fds"]
-        .as_object()
-        .expect("fds")
-        .keys()
-        .filter_map(|k| k.parse().ok())
-        .collect();
+    let mut fds: Vec<u32> = report["fds"].as_object().expect("fds").keys().filter_map(|k| k.parse().ok()).collect();
     fds.sort();
     fds
 }
@@ -45,24 +40,13 @@ fn preserve_fds_passes_exactly_n_descriptors() {
     t.reporter_args(&["report"]);
     t.write_config();
     let (give, _keep) = two_pipes();
-    let mut cmd = t.command(&[
-        "run",
-        "--preserve-fds",
-        "1",
-        "--bundle",
-        &t.bundle_str(),
-        &t.id,
-    ]);
+    let mut cmd = t.command(&["run", "--preserve-fds", "1", "--bundle", &t.bundle_str(), &t.id]);
     pass_fds(&mut cmd, give);
     let out = t.exec(cmd);
     out.expect_ok();
     let r = out.json();
     assert_eq!(fd_numbers(&r), [0, 1, 2, 3], "fds: {}", r["fds"]);
-    assert!(
-        r["fds"]["3"].as_str().unwrap_or("").starts_with("pipe:"),
-        "{}",
-        r["fds"]
-    );
+    assert!(r["fds"]["3"].as_str().unwrap_or("").starts_with("pipe:"), "{}", r["fds"]);
 }
 
 #[test]

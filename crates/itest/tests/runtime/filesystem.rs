@@ -32,19 +32,15 @@ fn writable_root_accepts_writes() {
     t.config["root"]["readonly"] = json!(false);
     let out = t.run_reporter(&["write", "/newfile", "hello"]);
     assert_eq!(out.json()["ok"], true, "{out}");
-    assert_eq!(
-        std::fs::read_to_string(t.rootfs.join("newfile")).unwrap(),
-        "hello"
-    );
+    assert_eq!(std::fs::read_to_string(t.rootfs.join("newfile")).unwrap(), "hello");
 }
 
 #[test]
 fn masked_paths_hide_files_and_dirs() {
     let Some(mut t) = Test::new() else { return };
     // Which /proc files exist depends on the kernel's config (this one has no /proc/kcore).
-    let Some(file) = ["/proc/kcore", "/proc/timer_list", "/proc/keys"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
+    let Some(file) =
+        ["/proc/kcore", "/proc/timer_list", "/proc/keys"].into_iter().find(|p| std::path::Path::new(p).exists())
     else {
         itest::skip("none of the usual masked /proc files exists on this kernel");
         return;
@@ -112,14 +108,14 @@ fn dev_has_pts_ptmx_shm_and_fd_links() {
 #[test]
 fn dev_devices_work() {
     let Some(mut t) = Test::new() else { return };
-    t.args(&["/bin/sh", "-c", "head -c 16 /dev/urandom | wc -c; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok"]);
+    t.args(&[
+        "/bin/sh",
+        "-c",
+        "head -c 16 /dev/urandom | wc -c; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok",
+    ]);
     let out = t.run();
     out.expect_ok();
-    assert_eq!(
-        out.stdout.split_whitespace().collect::<Vec<_>>(),
-        ["16", "4", "null-ok"],
-        "{out}"
-    );
+    assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["16", "4", "null-ok"], "{out}");
 }
 
 #[test]
@@ -134,14 +130,8 @@ fn tmpfs_mount_with_size_and_mode() {
     );
     let r = t.report();
     let line = mountinfo_line(&r, "/data");
-    assert!(
-        line.contains(" - tmpfs ") && line.contains("size=2048k") && line.contains("mode=1770"),
-        "{line}"
-    );
-    assert!(
-        line.split(' ').nth(5).unwrap_or("").contains("nosuid"),
-        "{line}"
-    );
+    assert!(line.contains(" - tmpfs ") && line.contains("size=2048k") && line.contains("mode=1770"), "{line}");
+    assert!(line.split(' ').nth(5).unwrap_or("").contains("nosuid"), "{line}");
     let st = t.run_reporter(&["stat", "/data"]).json();
     assert_eq!(st["mode"], 0o1770, "{st}");
 }
@@ -152,10 +142,7 @@ fn bind_mount_read_only() {
     let shared = t.dir.join("shared");
     std::fs::create_dir(&shared).unwrap();
     std::fs::write(shared.join("hello"), "from-host").unwrap();
-    push_mount(
-        &mut t,
-        json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["rbind", "ro"]}),
-    );
+    push_mount(&mut t, json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["rbind", "ro"]}));
     let out = t.run_reporter(&["cat", "/shared/hello"]);
     assert_eq!(out.stdout, "from-host", "{out}");
     let out = t.run_reporter(&["open-write", "/shared/new"]);
@@ -168,16 +155,10 @@ fn bind_mount_read_write() {
     let Some(mut t) = Test::new() else { return };
     let shared = t.dir.join("shared");
     std::fs::create_dir(&shared).unwrap();
-    push_mount(
-        &mut t,
-        json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["bind", "rw"]}),
-    );
+    push_mount(&mut t, json!({"destination": "/shared", "type": "bind", "source": shared, "options": ["bind", "rw"]}));
     let out = t.run_reporter(&["write", "/shared/new", "from-container"]);
     assert_eq!(out.json()["ok"], true, "{out}");
-    assert_eq!(
-        std::fs::read_to_string(shared.join("new")).unwrap(),
-        "from-container"
-    );
+    assert_eq!(std::fs::read_to_string(shared.join("new")).unwrap(), "from-container");
 }
 
 #[test]
@@ -185,10 +166,7 @@ fn bind_mount_of_a_file() {
     let Some(mut t) = Test::new() else { return };
     let file = t.dir.join("hosts");
     std::fs::write(&file, "127.0.0.1 itest\n").unwrap();
-    push_mount(
-        &mut t,
-        json!({"destination": "/etc/hosts", "type": "bind", "source": file, "options": ["bind", "ro"]}),
-    );
+    push_mount(&mut t, json!({"destination": "/etc/hosts", "type": "bind", "source": file, "options": ["bind", "ro"]}));
     let out = t.run_reporter(&["cat", "/etc/hosts"]);
     assert_eq!(out.stdout, "127.0.0.1 itest\n", "{out}");
 }
@@ -200,19 +178,13 @@ fn proc_and_sys_are_mounted() {
     assert!(mountinfo_line(&r, "/proc").contains(" - proc "));
     let sys = mountinfo_line(&r, "/sys");
     assert!(sys.contains(" - sysfs "), "{sys}");
-    assert!(
-        sys.split(' ').nth(5).unwrap_or("").starts_with("ro"),
-        "/sys should be read-only: {sys}"
-    );
+    assert!(sys.split(' ').nth(5).unwrap_or("").starts_with("ro"), "/sys should be read-only: {sys}");
 }
 
 #[test]
 fn mounts_do_not_propagate_to_the_host() {
     let Some(mut t) = Test::new() else { return };
-    let before = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .count();
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
     t.args(&["sleep", "600"]);
     t.create().expect_ok();
     assert_eq!(t.state()["status"], "created");
@@ -222,19 +194,10 @@ fn mounts_do_not_propagate_to_the_host() {
         .filter(|l| l.contains("/proc ") && l.contains(&t.rootfs.to_string_lossy().into_owned()))
         .map(String::from)
         .collect();
-    assert!(
-        during.is_empty(),
-        "container mounts visible on the host: {during:?}"
-    );
+    assert!(during.is_empty(), "container mounts visible on the host: {during:?}");
     t.rt(&["delete", "-f", &t.id]).expect_ok();
-    let after = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .count();
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count();
     // Other tests mount concurrently, so only a gross leak is meaningful here; the per-test
     // leak check in the fixture is the precise one.
-    assert!(
-        after <= before + 20,
-        "mount table grew from {before} to {after}"
-    );
+    assert!(after <= before + 20, "mount table grew from {before} to {after}");
 }

@@ -37,34 +37,20 @@ fn hooks_run_with_the_state_on_stdin() {
     t.config["mounts"].as_array_mut().unwrap().push(json!({
         "destination": dir, "type": "bind", "source": dir, "options": ["bind", "rw"]
     }));
-    let names = [
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-    ];
-    t.config["hooks"] = names
-        .iter()
-        .map(|n| (n.to_string(), json!([saving_hook(&dir, n)])))
-        .collect();
+    let names = ["createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+    t.config["hooks"] = names.iter().map(|n| (n.to_string(), json!([saving_hook(&dir, n)]))).collect();
     t.reporter_args(&["exit", "0"]);
     t.create().expect_ok();
     for n in ["createRuntime", "createContainer"] {
-        let st: Value =
-            serde_json::from_str(&wait_file(&dir.join(n))).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let st: Value = serde_json::from_str(&wait_file(&dir.join(n))).unwrap_or_else(|e| panic!("{n}: {e}"));
         assert_eq!(st["id"], t.id.as_str(), "{n}: {st}");
         assert_eq!(st["bundle"], t.bundle_str().as_str(), "{n}: {st}");
         assert!(st["pid"].as_i64().unwrap_or(0) > 0, "{n}: {st}");
     }
-    assert!(
-        !dir.join("startContainer").exists(),
-        "startContainer ran before start"
-    );
+    assert!(!dir.join("startContainer").exists(), "startContainer ran before start");
     t.start().expect_ok();
     for n in ["startContainer", "poststart"] {
-        let st: Value =
-            serde_json::from_str(&wait_file(&dir.join(n))).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let st: Value = serde_json::from_str(&wait_file(&dir.join(n))).unwrap_or_else(|e| panic!("{n}: {e}"));
         assert_eq!(st["id"], t.id.as_str(), "{n}: {st}");
     }
     t.wait_status("stopped");
@@ -80,29 +66,17 @@ fn failing_prestart_hook_aborts_create_and_cleans_up() {
     t.config["hooks"] = json!({"prestart": [{"path": "/bin/false", "args": ["false"]}]});
     t.args(&["sleep", "600"]);
     let out = t.create();
-    assert_ne!(
-        out.code,
-        Some(0),
-        "create succeeded despite a failing hook: {out}"
-    );
+    assert_ne!(out.code, Some(0), "create succeeded despite a failing hook: {out}");
     t.rt(&["state", &t.id]).expect_failure();
-    assert!(
-        !t.root.join(&t.id).exists(),
-        "state left after failed create"
-    );
+    assert!(!t.root.join(&t.id).exists(), "state left after failed create");
 }
 
 #[test]
 fn failing_create_runtime_hook_aborts_create() {
     let Some(mut t) = Test::new() else { return };
-    t.config["hooks"] =
-        json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
+    t.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
     t.args(&["sleep", "600"]);
     let out = t.create();
-    assert_ne!(
-        out.code,
-        Some(0),
-        "create succeeded despite a failing hook: {out}"
-    );
+    assert_ne!(out.code, Some(0), "create succeeded despite a failing hook: {out}");
     t.rt(&["state", &t.id]).expect_failure();
 }

@@ -41,9 +41,7 @@ fn run_killed_by_sigkill_exits_137() {
     t.write_config();
     let cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
     let io = t.dir.join("io");
-    let run = std::thread::spawn(move || {
-        itest::runtime::run_with_deadline(cmd, &io, itest::fixture::TIMEOUT)
-    });
+    let run = std::thread::spawn(move || itest::runtime::run_with_deadline(cmd, &io, itest::fixture::TIMEOUT));
     wait_running(&t);
     t.rt(&["kill", &t.id, "KILL"]).expect_ok();
     let out = run.join().expect("run thread");
@@ -58,10 +56,7 @@ fn wait_running(t: &Test) {
         if out.code == Some(0) && out.json()["status"] == "running" {
             return;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "container never ran: {out}"
-        );
+        assert!(std::time::Instant::now() < deadline, "container never ran: {out}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -70,10 +65,7 @@ fn wait_running(t: &Test) {
 fn run_child_killed_by_a_signal_exits_128_plus_signal() {
     let Some(mut t) = Test::new() else { return };
     // Outside a pid namespace the reporter is not an init and can kill itself.
-    t.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|n| n["type"] != "pid");
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "pid");
     t.run_reporter(&["kill-self", "TERM"]).expect_code(128 + 15);
 }
 
@@ -107,10 +99,7 @@ fn create_then_state_is_created_with_a_pid() {
     assert!(st["ociVersion"].is_string(), "{st}");
     let pid = st["pid"].as_i64().unwrap_or(0);
     assert!(pid > 0, "created container has no pid: {st}");
-    assert!(
-        std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "pid {pid} is not alive"
-    );
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} is not alive");
     // The user process must not have run yet: nothing on its stdout.
     t.rt(&["delete", &t.id]).expect_ok();
 }
@@ -195,9 +184,7 @@ fn delete_force_kills_a_running_container() {
     let pid = t.state()["pid"].as_i64().expect("pid");
     t.rt(&["delete", "-f", &t.id]).expect_ok();
     t.rt(&["state", &t.id]).expect_failure();
-    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.contains(") Z "))
-        .unwrap_or(false);
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
     assert!(!alive, "container init {pid} still alive after delete -f");
 }
 
@@ -234,9 +221,7 @@ fn delete_of_unknown_id_fails_with_exit_1() {
 #[test]
 fn kill_of_unknown_id_fails_with_exit_1() {
     let Some(t) = Test::new() else { return };
-    t.rt(&["kill", &t.id, "KILL"])
-        .expect_failure()
-        .expect_code(1);
+    t.rt(&["kill", &t.id, "KILL"]).expect_failure().expect_code(1);
 }
 
 #[test]
@@ -252,22 +237,10 @@ fn pid_file_holds_the_init_pid() {
     let Some(t) = Test::new() else { return };
     t.write_config();
     let pid_file = t.path("init.pid");
-    t.rt(&[
-        "create",
-        "--bundle",
-        &t.bundle_str(),
-        "--pid-file",
-        &pid_file,
-        &t.id,
-    ])
-    .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), "--pid-file", &pid_file, &t.id]).expect_ok();
     let written = std::fs::read_to_string(&pid_file).expect("pid file written");
     let st: Value = t.state();
-    assert_eq!(
-        written.trim().parse::<i64>().ok(),
-        st["pid"].as_i64(),
-        "pid file {written:?} vs {st}"
-    );
+    assert_eq!(written.trim().parse::<i64>().ok(), st["pid"].as_i64(), "pid file {written:?} vs {st}");
 }
 
 #[test]
@@ -276,8 +249,7 @@ fn options_after_the_id_are_accepted() {
     // maximum of 1 arguments") because its argp parser does not permute arguments.
     let Some(t) = Test::new() else { return };
     t.write_config();
-    t.rt(&["create", &t.id, "--bundle", &t.bundle_str()])
-        .expect_ok();
+    t.rt(&["create", &t.id, "--bundle", &t.bundle_str()]).expect_ok();
     assert_eq!(t.state()["status"], "created");
 }
 
@@ -285,8 +257,7 @@ fn options_after_the_id_are_accepted() {
 fn options_before_the_id_are_accepted() {
     let Some(t) = Test::new() else { return };
     t.write_config();
-    t.rt(&["create", "--bundle", &t.bundle_str(), &t.id])
-        .expect_ok();
+    t.rt(&["create", "--bundle", &t.bundle_str(), &t.id]).expect_ok();
     assert_eq!(t.state()["status"], "created");
 }
 

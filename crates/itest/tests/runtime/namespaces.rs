@@ -18,10 +18,7 @@ const KINDS: &[(&str, &str)] = &[
 ];
 
 fn host_ns(short: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{short}"))
-        .unwrap()
-        .display()
-        .to_string()
+    std::fs::read_link(format!("/proc/self/ns/{short}")).unwrap().display().to_string()
 }
 
 fn set_namespaces(t: &mut Test, list: Value) {
@@ -37,48 +34,27 @@ fn configured_namespaces_are_new_and_others_shared() {
     );
     let r = t.report();
     for (kind, short) in KINDS {
-        let inside = r["namespaces"][short]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let inside = r["namespaces"][short].as_str().unwrap_or_default().to_string();
         let new = !matches!(*kind, "cgroup" | "user");
-        assert_eq!(
-            inside != host_ns(short),
-            new,
-            "{kind}: inside {inside}, host {}",
-            host_ns(short)
-        );
+        assert_eq!(inside != host_ns(short), new, "{kind}: inside {inside}, host {}", host_ns(short));
     }
 }
 
 #[test]
 fn cgroup_namespace_hides_the_host_path() {
     let Some(mut t) = Test::new() else { return };
-    t.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "cgroup"}));
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "cgroup");
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
     let r = t.report();
     assert_ne!(r["namespaces"]["cgroup"], host_ns("cgroup"));
-    let lines: Vec<&str> = r["cgroup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert!(
-        lines.iter().all(|l| l.ends_with(":/")),
-        "cgroup paths not rooted: {lines:?}"
-    );
+    let lines: Vec<&str> = r["cgroup"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(lines.iter().all(|l| l.ends_with(":/")), "cgroup paths not rooted: {lines:?}");
 }
 
 #[test]
 fn without_a_network_namespace_the_host_network_is_shared() {
     let Some(mut t) = Test::new() else { return };
-    set_namespaces(
-        &mut t,
-        json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]),
-    );
+    set_namespaces(&mut t, json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]));
     assert_eq!(t.report()["namespaces"]["net"], host_ns("net"));
 }
 
@@ -86,19 +62,14 @@ fn without_a_network_namespace_the_host_network_is_shared() {
 fn network_namespace_joined_by_path() {
     let Some(mut t) = Test::new() else { return };
     let name = format!("itest-{}", t.id);
-    let ok = Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = Command::new("ip").args(["netns", "add", &name]).status().is_ok_and(|s| s.success());
     if !ok {
         itest::skip("`ip netns add` failed; cannot make a named network namespace");
         return;
     }
     let cleanup_name = name.clone();
     t.on_cleanup(move || {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &cleanup_name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "delete", &cleanup_name]).status();
     });
     let path = format!("/run/netns/{name}");
     let ino = std::fs::metadata(&path).unwrap().ino();
@@ -134,10 +105,7 @@ fn uts_namespace_joined_from_a_running_container() {
 #[test]
 fn user_namespace_with_id_mappings() {
     let Some(mut t) = Test::new() else { return };
-    t.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
     t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     // sysfs cannot be mounted in a user namespace that does not own the network namespace's

@@ -5,13 +5,8 @@ use itest::Test;
 use serde_json::{json, Value};
 
 fn cap_names(report: &Value, set: &str) -> Vec<String> {
-    let names = report["caps"][set]["names"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no caps.{set} in {report}"));
-    names
-        .iter()
-        .map(|n| n.as_str().unwrap_or_default().to_string())
-        .collect()
+    let names = report["caps"][set]["names"].as_array().unwrap_or_else(|| panic!("no caps.{set} in {report}"));
+    names.iter().map(|n| n.as_str().unwrap_or_default().to_string()).collect()
 }
 
 #[test]
@@ -32,10 +27,8 @@ fn env_is_exactly_the_configured_one() {
     assert_eq!(env.get("EMPTY"), Some(&json!("")));
     assert_eq!(env.get("PATH"), Some(&json!("/bin")));
     // Runtimes may add HOME (runc and crun do); nothing else from the host may leak in.
-    let extra: Vec<&String> = env
-        .keys()
-        .filter(|k| !["PATH", "FOO", "EMPTY", "HOME", "TERM"].contains(&k.as_str()))
-        .collect();
+    let extra: Vec<&String> =
+        env.keys().filter(|k| !["PATH", "FOO", "EMPTY", "HOME", "TERM"].contains(&k.as_str())).collect();
     assert!(extra.is_empty(), "unexpected variables: {extra:?}");
 }
 
@@ -46,10 +39,7 @@ fn args_are_passed_verbatim() {
     let out = t.run();
     out.expect_ok();
     let r = out.json();
-    assert_eq!(
-        r["argv"],
-        json!([itest::fixture::REPORTER, "report", "kernel.ostype"])
-    );
+    assert_eq!(r["argv"], json!([itest::fixture::REPORTER, "report", "kernel.ostype"]));
     assert_eq!(r["sysctls"]["kernel.ostype"], "Linux");
 }
 
@@ -71,8 +61,7 @@ fn cwd_is_created_when_missing() {
 #[test]
 fn user_ids_groups_and_umask() {
     let Some(mut t) = Test::new() else { return };
-    t.config["process"]["user"] =
-        json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 0o027});
+    t.config["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 0o027});
     let r = t.report();
     for k in ["uid", "euid", "suid"] {
         assert_eq!(r[k], 1000, "{k}: {r}");
@@ -80,12 +69,7 @@ fn user_ids_groups_and_umask() {
     for k in ["gid", "egid", "sgid"] {
         assert_eq!(r[k], 1001, "{k}: {r}");
     }
-    let mut groups: Vec<u64> = r["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_u64)
-        .collect();
+    let mut groups: Vec<u64> = r["groups"].as_array().unwrap().iter().filter_map(Value::as_u64).collect();
     groups.sort();
     groups.retain(|&g| g != 1001);
     assert_eq!(groups, [10, 20], "{r}");
@@ -119,27 +103,19 @@ fn rlimit_up_to_the_host_hard_limit_is_granted() {
     // Raising a hard limit needs CAP_SYS_RESOURCE, which root has; so 20000 (the host's hard
     // nofile limit) must be granted, not clipped.
     let Some(mut t) = Test::new() else { return };
-    t.config["process"]["rlimits"] =
-        json!([{"type": "RLIMIT_NOFILE", "soft": 20000, "hard": 20000}]);
-    assert_eq!(
-        t.report()["rlimits"]["RLIMIT_NOFILE"],
-        json!([20000, 20000])
-    );
+    t.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 20000, "hard": 20000}]);
+    assert_eq!(t.report()["rlimits"]["RLIMIT_NOFILE"], json!([20000, 20000]));
 }
 
 #[test]
 fn capability_sets_are_exactly_the_configured_ones() {
     let Some(mut t) = Test::new() else { return };
     let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
-    t.config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
+    t.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
     let r = t.report();
     for set in ["bnd", "eff", "prm", "inh", "amb"] {
-        assert_eq!(
-            cap_names(&r, set),
-            ["CAP_CHOWN", "CAP_KILL"],
-            "{set}: {}",
-            r["caps"]
-        );
+        assert_eq!(cap_names(&r, set), ["CAP_CHOWN", "CAP_KILL"], "{set}: {}", r["caps"]);
     }
 }
 
@@ -164,8 +140,7 @@ fn default_capabilities_are_the_spec_defaults() {
 fn without_cap_sys_admin_mount_is_denied() {
     let Some(mut t) = Test::new() else { return };
     let caps = json!(["CAP_KILL"]);
-    t.config["process"]["capabilities"] =
-        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    t.config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
     let out = t.run_reporter(&["syscall", "mount"]);
     out.expect_ok();
     assert_eq!(out.json()["result"]["errno_name"], "EPERM", "{out}");
@@ -175,8 +150,7 @@ fn without_cap_sys_admin_mount_is_denied() {
 fn with_cap_sys_admin_mount_is_allowed() {
     let Some(mut t) = Test::new() else { return };
     let caps = json!(["CAP_SYS_ADMIN"]);
-    t.config["process"]["capabilities"] =
-        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    t.config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
     t.config["root"]["readonly"] = json!(false);
     let out = t.run_reporter(&["syscall", "mount"]);
     out.expect_ok();

@@ -36,8 +36,18 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        listen_fds: listen_fds(),
         spec: None,
     }
+}
+
+/// Socket activation: the fds systemd passed us, when `LISTEN_PID` names this process.
+fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
@@ -50,7 +60,14 @@ fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
 /// Run the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     let rt = runtime(&cli);
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        if cli.version {
+            println!("ocirun version {}", crate::cli::VERSION);
+            return Ok(0);
+        }
+        return Err(Error::InvalidArgument("no command given: see `ocirun --help`".into()));
+    };
+    match command {
         Command::Create(a) => {
             let c = rt.create(&a.id, &create_options(a))?;
             for w in &c.warnings {

@@ -33,6 +33,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N to the container.
     pub preserve_fds: u32,
+    /// Socket-activation fds (`LISTEN_FDS` of the caller): passed after the preserved ones,
+    /// with `LISTEN_FDS=N` and `LISTEN_PID=1` in the container's environment.
+    pub listen_fds: u32,
     /// A spec to use instead of reading the config file.
     pub spec: Option<Spec>,
 }
@@ -115,7 +118,14 @@ impl Runtime {
 
     pub(crate) fn create_with(&self, id: &str, opts: &CreateOptions, console: Console) -> Result<Created> {
         crate::state::validate_id(id)?;
-        let (spec, bundle, rootfs) = load_bundle(opts)?;
+        let (mut spec, bundle, rootfs) = load_bundle(opts)?;
+        if opts.listen_fds > 0 {
+            if let Some(p) = spec.process.as_mut() {
+                p.env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+                p.env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+                p.env.push("LISTEN_PID=1".into());
+            }
+        }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {
             return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
@@ -214,7 +224,7 @@ impl Runtime {
             exec_fifo,
             status_fifo,
             console: console_fd,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds: opts.preserve_fds + opts.listen_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             join: Vec::new(),

@@ -87,6 +87,9 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     let mut plan = exec::prepare(process, state_json)?;
     chdir_cwd(&process.cwd)?;
     join_cgroup(a)?;
+    // From here on the container outlives `ocirun create`; if the runtime dies before it
+    // recorded the state, the sync socket's EOF ends us instead.
+    p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     a.sync.send(&Msg::Ready).map_err(sys("report ready"))?;
     if a.seccomp_listener.is_some() {
         match a.sync.recv() {
@@ -96,8 +99,6 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         }
     }
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
-    // From here on the container outlives `ocirun create`.
-    p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     Ok(plan)
 }
 
@@ -264,6 +265,10 @@ fn new_session_keyring(spec: &Spec) -> Result<(), ChildError> {
 }
 
 fn chdir_cwd(cwd: &str) -> Result<(), ChildError> {
+    // A missing cwd is created, as other runtimes do.
+    if let Err(e) = std::fs::create_dir_all(cwd) {
+        return Err(ChildError::sys("process.cwd", SysError::io("mkdir", Path::new(cwd), &e)));
+    }
     m::chdir(Path::new(cwd)).map_err(|e| ChildError::sys("process.cwd", e))?;
     // The cwd must be inside the new root (CVE-2024-21626): getcwd fails or says
     // "(unreachable)" for a directory outside it.

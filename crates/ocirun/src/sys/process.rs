@@ -37,7 +37,9 @@ struct CloneArgs {
 ///
 /// The caller must be single-threaded, or the child must only make async-signal-safe calls.
 pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> SysResult<Forked> {
-    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    // With CLONE_PARENT the child inherits our exit signal; clone3 refuses one given here.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
+    let mut args = CloneArgs { flags, exit_signal, ..Default::default() };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
