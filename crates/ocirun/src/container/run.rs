@@ -54,7 +54,13 @@ impl Runtime {
                 Some(sock) => Some(recv_master(sock)?),
                 None => None,
             };
-            self.start(id)?;
+            if let Err(e) = self.start(id) {
+                // A run that did not start leaves nothing behind.
+                return Err(match self.delete(id, true) {
+                    Ok(()) => e,
+                    Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
+                });
+            }
             if ropts.detach {
                 return Ok(0);
             }
