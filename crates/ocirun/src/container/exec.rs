@@ -14,7 +14,7 @@ use crate::process::sync::{Channel, ChildError, Msg};
 use crate::spec::validate::namespace_flag;
 use crate::spec::{Capabilities, Process};
 use crate::state::Status;
-use crate::sys::process::{self as p, Forked};
+use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
 /// Options of `exec`.
@@ -206,16 +206,13 @@ impl Runtime {
                 console,
                 preserve_fds: opts.preserve_fds,
             };
-            let child = match p::clone3(0, None)? {
-                Forked::Child => {
-                    drop(ours_sync);
-                    exec_init::run(args)
-                }
-                Forked::Parent(pid) => pid,
-            };
-            drop(args);
+            let middle_sync = Channel(
+                args.sync.0.try_clone().map_err(|e| SysError::io("dup", std::path::Path::new("sync socket"), &e))?,
+            );
+            let (child, middle) = crate::process::fork_child(0, &middle_sync, move || exec_init::run(args))?;
+            drop(middle_sync);
             let sync = Channel(ours_sync);
-            let pid = match wait_exec(&sync, child) {
+            let pid = match wait_exec(&sync, child, middle) {
                 Ok(pid) => pid,
                 Err(e) => {
                     let _ = p::kill(child, libc::SIGKILL);
@@ -250,24 +247,41 @@ impl Runtime {
 
 /// Wait until the exec child has exec'd (EOF on the sync socket) or failed; returns the pid of
 /// the new process.
-fn wait_exec(sync: &Channel, child: i32) -> Result<i32> {
-    let mut pid = child;
-    loop {
-        match sync.recv()? {
-            Some(Msg::InitPid(p2)) => {
-                pid = p2;
-                let _ = p::waitpid(child, false);
+///
+/// Up to two intermediate processes report pids, in any order: the glibc fork of a
+/// multi-threaded caller (`Forked`) and the fork into the container's pid namespace
+/// (`InitPid`). Each exits right after reporting and is reaped here.
+fn wait_exec(sync: &Channel, child: i32, threaded: bool) -> Result<i32> {
+    let (mut forked, mut init) = (None, None);
+    let result = loop {
+        match sync.recv() {
+            Ok(Some(Msg::Forked(p2))) => forked = Some(p2),
+            Ok(Some(Msg::InitPid(p3))) => init = Some(p3),
+            Ok(Some(Msg::Error(e))) => break Err(Error::Init(e)),
+            Ok(Some(other)) => {
+                break Err(Error::Init(ChildError::msg("exec", format!("unexpected message {other:?}"))))
             }
-            Some(Msg::Error(e)) => {
-                if pid != child {
-                    let _ = p::waitpid(pid, false);
-                }
-                return Err(Error::Init(e));
-            }
-            Some(other) => return Err(Error::Init(ChildError::msg("exec", format!("unexpected message {other:?}")))),
-            None => return Ok(pid),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e.into()),
+        }
+    };
+    if threaded {
+        let _ = p::waitpid(child, false);
+    }
+    let exec_child = if threaded { forked } else { Some(child) };
+    if init.is_some() {
+        if let Some(m) = exec_child {
+            let _ = p::waitpid(m, false);
         }
     }
+    if result.is_err() {
+        // The process that reported the error exits; reap it too.
+        if let Some(pid) = init.or(if threaded { forked } else { None }) {
+            let _ = p::waitpid(pid, false);
+        }
+    }
+    result?;
+    init.or(exec_child).ok_or_else(|| Error::Init(ChildError::msg("exec", "the process exited before it was started")))
 }
 
 fn sub_cgroup_procs(m: &crate::cgroups::Manager, sub: &str) -> Result<Vec<std::fs::File>> {
