@@ -18,3 +18,9 @@ echo "== unit and kernel tests (library, cgroups, seccomp)"
 cargo test -q --workspace --exclude itest
 echo "== integration tests (ocirun CLI on real bundles)"
 cargo test -q -p itest -- --test-threads=4
+echo "== library examples (run from a multi-threaded program, exec, list)"
+cargo build -q --examples -p ocirun
+bash scripts/examples.sh target/debug/examples
+echo "== benchmark quick mode (proves bench/run works; its numbers mean nothing)"
+cargo build -q --release -p ocirun-cli
+python3 bench/run --quick --ocirun target/release/ocirun
