@@ -28,4 +28,6 @@ json.dump(c, open(p, "w"))
 PY
 "$ex/exec" "$work/b"
 "$ex/list" "$work/none" >/dev/null
-echo "examples: 3 passed, 0 failed"
+# A crate outside the workspace that depends on ocirun by path.
+CARGO_TARGET_DIR="$PWD/target/external" cargo run -q --manifest-path tests/external-consumer/Cargo.toml -- "$work/b"
+echo "examples: 4 passed, 0 failed"

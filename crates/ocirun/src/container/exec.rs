@@ -20,7 +20,7 @@ use crate::sys::{fd, SysError};
 /// Options of `exec`.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
-    /// The process to run (build it with [`ExecOptions::process_from`] or read a process.json).
+    /// The process to run (build it with [`process_from`] or read a process.json).
     pub process: Process,
     /// Socket that receives the pty master when `process.terminal` is set.
     pub console_socket: Option<PathBuf>,

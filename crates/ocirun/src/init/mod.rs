@@ -1,6 +1,6 @@
 //! The container's init: everything that runs inside the new namespaces before the user's
 //! program, as one ordered list of steps ([`setup`]), then the wait for `start` and the final
-//! switch to the user's identity and program ([`finish`]), seccomp last.
+//! switch to the user's identity and program ([`exec::finish`]), seccomp last.
 //!
 //! The child is a copy of the runtime made by clone3 (no re-exec of our binary): it already
 //! holds the parsed spec and everything the parent prepared in [`InitArgs`].

@@ -1,4 +1,4 @@
-//! The bundle's `config.json`: types ([`types`]), loading, validation ([`validate`]) and the
+//! The bundle's `config.json`: types, loading, validation ([`validate`]) and the
 //! default config that `ocirun spec` writes ([`default`]).
 
 pub mod default;

@@ -55,7 +55,7 @@ pub struct ContainerState {
     pub bundle: PathBuf,
     /// Absolute rootfs path.
     pub rootfs: PathBuf,
-    /// Recorded status (the live status also looks at the process, see [`Container::status`]).
+    /// Recorded status (the live status also looks at the process, see [`crate::container::live_status`]).
     pub status: Status,
     /// Creation time, RFC 3339.
     pub created: String,
