@@ -1,15 +1,21 @@
 //! The container lifecycle, one file per operation: [`create`], [`start`], [`run`], [`kill`],
-//! [`delete`], [`state`] (state and list). [`Runtime`] is the entry point: it holds the
+//! [`delete`], [`state`] (state and list), and the commands that act on a live container's
+//! cgroup: [`pause`] (pause and resume), [`update`], [`ps`], [`events`]. [`Runtime`] is the entry point: it holds the
 //! options every operation shares (the state root, the cgroup driver).
 
 pub mod cgroup;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod signal;
 pub mod start;
 pub mod state;
+pub mod units;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -17,6 +23,7 @@ use crate::error::Result;
 use crate::state::{ContainerDir, ContainerState, Status, Store};
 
 pub use create::CreateOptions;
+pub use events::{Event, EventKind};
 pub use run::RunOptions;
 pub use state::ContainerInfo;
 
