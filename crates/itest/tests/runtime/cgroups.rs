@@ -216,7 +216,7 @@ fn update_memory_and_pids_of_a_running_container() {
 fn update_cpu_limits() {
     let Some(mut t) = Test::new() else { return };
     let pid = start_script(&mut t, "sleep 600");
-    t.rt(&["update", "--cpu-period", "100000", "--cpu-quota", "50000", "--cpu-shares", "512", &t.id]).expect_ok();
+    t.rt(&["update", "--cpu-period", "100000", "--cpu-quota", "50000", "--cpu-share", "512", &t.id]).expect_ok();
     let cpu = cgroup_dir(pid, "cpu");
     if cpu.join("cpu.max").exists() && !cpu.join("cpu.cfs_quota_us").exists() {
         assert_eq!(read_cg(&cpu, &["cpu.max"]), "50000 100000");
@@ -306,8 +306,8 @@ fn ps_table_keeps_the_header_and_the_container_rows() {
     let rows: Vec<i64> = lines.filter_map(|l| l.split_whitespace().nth(col)?.parse().ok()).collect();
     assert_eq!(rows, vec![pid], "{out}");
 
-    // ps options after the id go to ps.
-    let out = t.rt(&["ps", &t.id, "--", "-o", "pid,comm"]);
+    // ps options after the id go to ps (runc passes a `--` on to ps too, so none is used).
+    let out = t.rt(&["ps", &t.id, "-o", "pid,comm"]);
     out.expect_ok();
     assert_eq!(out.stdout.lines().next().map(|h| h.split_whitespace().collect()), Some(vec!["PID", "COMMAND"]));
     assert!(out.stdout.lines().any(|l| l.trim() == format!("{pid} sleep")), "{out}");
@@ -391,6 +391,7 @@ fn events_reports_an_oom_kill() {
     t.rt(&["delete", "-f", &t.id]).expect_ok();
 }
 
+// runc 1.1 fails this: its stream goes on (printing nothing) after the container is gone.
 #[test]
 fn events_ends_when_the_container_stops() {
     let Some(mut t) = Test::new() else { return };
