@@ -154,6 +154,21 @@ fn pause_and_resume_of_a_stopped_container_fail() {
 }
 
 #[test]
+fn a_paused_created_container_is_created_again_after_resume() {
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    t.rt(&["pause", &t.id]).expect_ok();
+    assert_eq!(t.state()["status"], "paused");
+    t.start().expect_failure();
+    t.rt(&["resume", &t.id]).expect_ok();
+    assert_eq!(t.state()["status"], "created");
+    t.start().expect_ok();
+    assert_eq!(t.state()["status"], "running");
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+}
+
+#[test]
 fn kill_of_a_paused_container_stops_it() {
     let Some(mut t) = Test::new() else { return };
     let dir = shared(&mut t);
