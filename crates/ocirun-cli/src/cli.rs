@@ -71,6 +71,16 @@ pub enum Command {
     Spec(SpecArgs),
     /// Print the features this runtime supports, as JSON
     Features,
+    /// Freeze every process of a container
+    Pause(IdArg),
+    /// Thaw a paused container
+    Resume(IdArg),
+    /// Change a container's resource limits
+    Update(UpdateArgs),
+    /// List a container's processes
+    Ps(PsArgs),
+    /// Print a container's resource usage and OOM kills as JSON events
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -214,4 +224,83 @@ pub struct SpecArgs {
     /// Directory to write config.json to
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub bundle: PathBuf,
+}
+
+/// `update`: each option sets one `linux.resources` field; unset options leave it as it is.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Container id
+    pub id: String,
+    /// Read the new linux.resources as JSON from FILE (`-`: stdin); other options are ignored
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with a unit: 64m, 1g; -1: unlimited)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap)
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit (deprecated; ignored where the kernel has none)
+    #[arg(long = "kernel-memory", value_name = "SIZE", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (cgroup v1)
+    #[arg(long = "kernel-memory-tcp", value_name = "SIZE", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares", visible_alias = "cpu-share", value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CFS quota per period, microseconds (-1: unlimited)
+    #[arg(long = "cpu-quota", value_name = "USEC", allow_negative_numbers = true)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period, microseconds
+    #[arg(long = "cpu-period", value_name = "USEC")]
+    pub cpu_period: Option<u64>,
+    /// CFS burst, microseconds
+    #[arg(long = "cpu-burst", value_name = "USEC")]
+    pub cpu_burst: Option<u64>,
+    /// Realtime period, microseconds
+    #[arg(long = "cpu-rt-period", value_name = "USEC")]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime per period, microseconds
+    #[arg(long = "cpu-rt-runtime", value_name = "USEC", allow_negative_numbers = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on (e.g. 0-3,7)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (0 or -1: unlimited)
+    #[arg(long = "pids-limit", value_name = "N", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight, 10 to 1000
+    #[arg(long = "blkio-weight", value_name = "N")]
+    pub blkio_weight: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Output format: a `ps` table, or a JSON array of host pids
+    #[arg(short, long, value_name = "table|json", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Container id
+    pub id: String,
+    /// Options for ps (default -ef), table format only
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PS-OPTIONS")]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Container id
+    pub id: String,
+    /// Print the stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats events (e.g. 5s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
 }

@@ -1,5 +1,7 @@
 //! One function per command: turn parsed arguments into one library call.
 
+mod cgroups;
+
 use std::io::Write;
 
 use ocirun::{CreateOptions, Error, RunOptions, Runtime};
@@ -89,6 +91,11 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::List(a) => list(&rt, a.quiet, &a.format),
         Command::Spec(a) => spec(&a.bundle, cli.global.rootless.as_deref() == Some("true")),
         Command::Features => print_json(&ocirun::features::features()).map(|_| 0),
+        Command::Pause(a) => rt.pause(&a.id).map(|_| 0),
+        Command::Resume(a) => rt.resume(&a.id).map(|_| 0),
+        Command::Update(a) => cgroups::update(&rt, a),
+        Command::Ps(a) => cgroups::ps(&rt, a),
+        Command::Events(a) => cgroups::events(&rt, a),
     }
 }
 
@@ -166,11 +173,8 @@ fn list(rt: &Runtime, quiet: bool, format: &str) -> Result<i32, Error> {
         print_json(&all)?;
     } else {
         let w = all.iter().map(|c| c.id.len()).max().unwrap_or(2).max(2);
-        let _ = writeln!(
-            out,
-            "{:<w$}  {:<8}  {:<8}  {:<40}  {:<30}  {}",
-            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
-        );
+        let _ =
+            writeln!(out, "{:<w$}  {:<8}  {:<8}  {:<40}  {:<30}  OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
         for c in &all {
             let _ = writeln!(
                 out,

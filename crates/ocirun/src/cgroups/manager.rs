@@ -225,7 +225,11 @@ impl Manager {
                 None => return missing("rdma", "linux.resources.rdma"),
             }
         }
-        self.devices(r)?;
+        // An update that does not touch the device rules leaves them alone: rewriting them
+        // starts from "deny all" and would refuse the container its devices for a moment.
+        if !update || !r.devices.is_empty() {
+            self.devices(r)?;
+        }
         if !r.unified.is_empty() {
             match self.unified_dir() {
                 Some(d) => v2::unified(&d, &r.unified)?,

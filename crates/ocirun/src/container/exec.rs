@@ -12,7 +12,7 @@ use crate::init::caps::CapSets;
 use crate::init::exec_init::{self, ExecArgs};
 use crate::process::sync::{Channel, ChildError, Msg};
 use crate::spec::validate::namespace_flag;
-use crate::spec::{Capabilities, Process};
+use crate::spec::Process;
 use crate::state::Status;
 use crate::sys::process as p;
 use crate::sys::{fd, SysError};
@@ -153,8 +153,7 @@ impl Runtime {
         }
         let needs_fork = ns_flags & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME) != 0;
         let mut warnings = Vec::new();
-        let caps =
-            CapSets::from_spec(&process.capabilities.clone().unwrap_or_else(Capabilities::default), &mut warnings);
+        let caps = CapSets::from_spec(&process.capabilities.clone().unwrap_or_default(), &mut warnings);
         for w in &warnings {
             crate::log::warn(w);
         }

@@ -18,11 +18,15 @@ impl Runtime {
             for pid in super::cgroup::pids(&st)? {
                 let _ = p::kill(pid, signal);
             }
-            if signal == libc::SIGKILL {
-                super::cgroup::thaw(&st);
-            }
         }
-        signal_init(&st, signal)
+        let sent = signal_init(&st, signal);
+        // A task frozen by the v1 freezer takes SIGKILL only once thawed: without this a
+        // paused container would stay paused with the kill pending. Other signals wait for
+        // `resume`, as they do in runc.
+        if signal == libc::SIGKILL {
+            super::cgroup::thaw(&st);
+        }
+        sent
     }
 }
 

@@ -1,16 +1,23 @@
-//! The container lifecycle, one file per operation: [`create`], [`start`], [`run`], [`kill`],
-//! [`delete`], [`state`] (state and list). [`Runtime`] is the entry point: it holds the
-//! options every operation shares (the state root, the cgroup driver).
+//! The container lifecycle, one file per operation: [`create`], [`start`], [`run`], [`exec`],
+//! [`kill`], [`delete`], [`state`] (state and list), and the commands that act on a live
+//! container's cgroup: [`pause`] (pause and resume), [`update`], [`ps`], [`events`].
+//! [`Runtime`] is the entry point: it holds the options every operation shares (the state
+//! root, the cgroup driver).
 
 pub mod cgroup;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod kill;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod signal;
 pub mod start;
 pub mod state;
+pub mod units;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -18,6 +25,7 @@ use crate::error::Result;
 use crate::state::{ContainerDir, ContainerState, Status, Store};
 
 pub use create::CreateOptions;
+pub use events::{Event, EventKind};
 pub use exec::{ExecOptions, ProcessOverrides};
 pub use run::RunOptions;
 pub use state::ContainerInfo;
@@ -64,10 +72,8 @@ pub fn live_status(st: &ContainerState) -> Status {
             if !st.init_alive() {
                 return Status::Stopped;
             }
-            if s == Status::Running || s == Status::Created {
-                if crate::container::state::is_paused(st) {
-                    return Status::Paused;
-                }
+            if (s == Status::Running || s == Status::Created) && crate::container::state::is_paused(st) {
+                return Status::Paused;
             }
             s
         }

@@ -280,7 +280,9 @@ mod tests {
 
     fn base() -> Spec {
         let mut s = crate::spec::default::spec(false);
-        s.process.as_mut().map(|p| p.args = vec!["/bin/true".into()]);
+        if let Some(p) = s.process.as_mut() {
+            p.args = vec!["/bin/true".into()];
+        }
         s
     }
 
