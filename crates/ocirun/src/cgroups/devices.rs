@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::spec::DeviceCgroup;
 use crate::sys::bpf::{self, Insn};
 
-use super::{fs, CgroupError, Result};
+use super::{CgroupError, Result};
 
 const FIELD: &str = "linux.resources.devices";
 
@@ -156,9 +156,29 @@ pub fn container_rules(spec: &[DeviceCgroup], linux_devices: &[crate::spec::Devi
 
 /// Write the rules to a v1 `devices` cgroup directory, the leading deny first.
 pub fn apply_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    use std::io::Write;
+    // The kernel takes one rule per write(2): open each file once and write rule by rule.
+    let open = |name: &str| {
+        let path = dir.join(name);
+        std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => CgroupError::FileUnavailable { path: path.clone(), field: FIELD },
+            _ => CgroupError::Write { path: path.clone(), value: String::new(), source },
+        })
+    };
+    let (mut allow, mut deny) = (None, None);
     for r in rules {
-        let file = if r.allow { "devices.allow" } else { "devices.deny" };
-        fs::write_field(dir, file, &r.v1_line(), FIELD)?;
+        let (slot, name) = if r.allow { (&mut allow, "devices.allow") } else { (&mut deny, "devices.deny") };
+        if slot.is_none() {
+            *slot = Some(open(name)?);
+        }
+        if let Some(f) = slot.as_mut() {
+            let line = r.v1_line();
+            f.write_all(line.as_bytes()).map_err(|source| CgroupError::Write {
+                path: dir.join(name),
+                value: line,
+                source,
+            })?;
+        }
     }
     Ok(())
 }

@@ -446,10 +446,23 @@ impl Manager {
     /// Kill what is left and remove the cgroup (and any sub-cgroups) in every hierarchy.
     /// Succeeds if it is already gone.
     pub fn destroy(&self, send: SendSignal) -> Result<()> {
+        // Fast path: after the container exited its cgroup is an empty leaf in every
+        // hierarchy, and one rmdir each removes it (no listing, no reads).
+        let mut rest = Vec::new();
+        for d in self.dirs() {
+            match std::fs::remove_dir(&d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => rest.push(d),
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
         if !self.pids()?.is_empty() {
             self.kill_all(SIGKILL, send)?;
         }
-        for d in self.dirs() {
+        for d in rest {
             for sub in fs::walk(&d).iter().rev() {
                 remove_dir(sub)?;
             }
