@@ -7,8 +7,10 @@
 
 mod cgroups;
 mod cli;
+mod compat;
 mod console;
 mod errors;
+mod escapes;
 mod exec;
 mod fds;
 mod filesystem;

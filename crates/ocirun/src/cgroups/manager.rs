@@ -159,6 +159,8 @@ impl Manager {
     }
 
     fn write_resources(&self, r: &Resources, update: bool) -> Result<()> {
+        let normalized = zero_means_unset(r);
+        let r = &normalized;
         let v2c = self.v2_controllers()?;
         let missing = |controller: &str, field| {
             Err(CgroupError::ControllerUnavailable { controller: controller.to_string(), field })
@@ -482,6 +484,26 @@ impl Manager {
             None => Ok(None),
         }
     }
+}
+
+/// Engines send zero for "not set" in weights and shares (Docker sends `blockIO.weight: 0`
+/// and `cpu.shares: 0` for every container); the kernel rejects a zero weight. Treat them as
+/// absent, as other runtimes do.
+fn zero_means_unset(r: &Resources) -> Resources {
+    let mut r = r.clone();
+    if let Some(b) = r.block_io.as_mut() {
+        b.weight = b.weight.filter(|w| *w != 0);
+        b.leaf_weight = b.leaf_weight.filter(|w| *w != 0);
+        for d in &mut b.weight_device {
+            d.weight = d.weight.filter(|w| *w != 0);
+            d.leaf_weight = d.leaf_weight.filter(|w| *w != 0);
+        }
+        b.weight_device.retain(|d| d.weight.is_some() || d.leaf_weight.is_some());
+    }
+    if let Some(c) = r.cpu.as_mut() {
+        c.shares = c.shares.filter(|s| *s != 0);
+    }
+    r
 }
 
 /// Move the calling process into the cgroups whose `cgroup.procs` files were opened with

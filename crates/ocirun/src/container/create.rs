@@ -249,6 +249,7 @@ impl Runtime {
             caps,
             seccomp_listener,
             seccomp,
+            own_binary: crate::init::selfexec::own_binary(),
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };

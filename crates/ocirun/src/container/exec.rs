@@ -204,6 +204,7 @@ impl Runtime {
                 seccomp,
                 console,
                 preserve_fds: opts.preserve_fds,
+                own_binary: crate::init::selfexec::own_binary(),
             };
             let middle_sync = Channel(
                 args.sync.0.try_clone().map_err(|e| SysError::io("dup", std::path::Path::new("sync socket"), &e))?,

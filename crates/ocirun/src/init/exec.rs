@@ -129,7 +129,11 @@ fn cstring(s: &str, field: &str) -> Result<CString, ChildError> {
 }
 
 /// Resolve the program in the container (after pivot_root) and build argv/envp.
-pub fn prepare(process: &Process, state_json: Option<String>) -> Result<ExecPlan, ChildError> {
+pub fn prepare(
+    process: &Process,
+    state_json: Option<String>,
+    own_binary: Option<(u64, u64)>,
+) -> Result<ExecPlan, ChildError> {
     let mut env: Vec<String> = process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user.uid)));
@@ -141,7 +145,9 @@ pub fn prepare(process: &Process, state_json: Option<String>) -> Result<ExecPlan
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let arg0 = &process.args[0];
     let program = find_program(arg0, path_var, &process.cwd)?;
+    let program_fd = super::selfexec::check(&program, own_binary)?;
     Ok(ExecPlan {
+        program_fd,
         program: CString::new(program.as_os_str().as_bytes())
             .map_err(|_| ChildError::msg("process.args[0]", "contains a NUL byte"))?,
         argv: process.args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_, _>>()?,
@@ -257,7 +263,10 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let e = p::execve(&plan.program, &argv, &envp);
+    let e = match &plan.program_fd {
+        Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
+        None => p::execve(&plan.program, &argv, &envp),
+    };
     let arg0 = plan.argv.first().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
     report(ChildError::sys("exec", SysError { op: "exec", path: Some(PathBuf::from(arg0)), errno: e.errno }))
 }

@@ -40,6 +40,8 @@ pub struct ExecArgs {
     pub console: Option<OwnedFd>,
     /// Extra fds to pass (3..3+N).
     pub preserve_fds: u32,
+    /// (dev, ino) of the runtime's binary, which the container must never execute.
+    pub own_binary: Option<(u64, u64)>,
 }
 
 impl ExecArgs {
@@ -72,6 +74,8 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     p::reset_signal_handlers();
     p::unblock_all_signals();
     p::set_pdeathsig(libc::SIGKILL).map_err(sys("pdeathsig"))?;
+    // Until execve, keep other processes of the container away from our /proc/PID (exe, mem).
+    p::set_dumpable(false).map_err(sys("prctl(PR_SET_DUMPABLE)"))?;
     p::setns(a.pidfd.as_fd(), a.ns_flags).map_err(sys("join the container's namespaces"))?;
     if a.needs_fork {
         match p::clone3(libc::CLONE_PARENT as u64, None).map_err(sys("fork into the pid namespace"))? {
@@ -100,7 +104,7 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
             fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;
         }
     }
-    let plan = exec::prepare(&a.process, None)?;
+    let plan = exec::prepare(&a.process, None, a.own_binary)?;
     super::setup::chdir_cwd(&a.process.cwd)?;
     let nnp = a.process.no_new_privileges;
     if !nnp {
@@ -126,7 +130,10 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let e = p::execve(&plan.program, &argv, &envp);
+    let e = match &plan.program_fd {
+        Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
+        None => p::execve(&plan.program, &argv, &envp),
+    };
     let arg0 = a.process.args.first().cloned().unwrap_or_default();
     Err(ChildError::sys("exec", SysError { op: "exec", path: Some(arg0.into()), errno: e.errno }))
 }

@@ -15,6 +15,7 @@ pub mod idmap;
 pub mod mounts;
 pub mod rlimits;
 pub mod rootfs;
+pub mod selfexec;
 pub mod setup;
 
 use std::os::fd::OwnedFd;
@@ -72,6 +73,8 @@ pub struct InitArgs {
     pub cgroup_dirs: Vec<PathBuf>,
     /// Seccomp filter compiled in the parent.
     pub seccomp: Option<crate::seccomp::CompiledFilter>,
+    /// (dev, ino) of the runtime's binary, which the container must never execute.
+    pub own_binary: Option<(u64, u64)>,
     /// Connected seccomp notify listener socket (`listenerPath`).
     pub seccomp_listener: Option<OwnedFd>,
 }

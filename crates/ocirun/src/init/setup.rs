@@ -24,6 +24,8 @@ pub struct ExecPlan {
     pub state_json: Option<String>,
     /// Container process state for the seccomp listener.
     pub seccomp_state: Option<String>,
+    /// The checked program, for execveat (ELF binaries; scripts run by path).
+    pub program_fd: Option<std::os::fd::OwnedFd>,
 }
 
 fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
@@ -50,6 +52,9 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         become_root()?;
     }
     write_time_offsets(spec)?;
+    // Until execve, keep other processes of the container away from our /proc/PID (exe, mem).
+    // Not earlier: an unprivileged parent must still write our uid/gid maps.
+    p::set_dumpable(false).map_err(sys("prctl(PR_SET_DUMPABLE)"))?;
     if a.needs_fork {
         fork_init(a)?;
     }
@@ -65,13 +70,14 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     rootfs::pivot(root.as_fd(), a.no_pivot || !a.mountns)?;
     let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
     if let Some(l) = &spec.linux {
+        // Sysctls first: readonlyPaths usually contains /proc/sys.
+        write_sysctls(&l.sysctl)?;
         for path in &l.masked_paths {
             rootfs::mask(newroot.as_fd(), path)?;
         }
         for path in &l.readonly_paths {
             rootfs::readonly(newroot.as_fd(), path)?;
         }
-        write_sysctls(&l.sysctl)?;
     }
     set_uts(spec)?;
     if process.terminal {
@@ -84,7 +90,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     if !a.no_new_keyring {
         new_session_keyring(spec)?;
     }
-    let mut plan = exec::prepare(process, state_json)?;
+    let mut plan = exec::prepare(process, state_json, a.own_binary)?;
     chdir_cwd(&process.cwd)?;
     join_cgroup(a)?;
     // From here on the container outlives `ocirun create`; if the runtime dies before it

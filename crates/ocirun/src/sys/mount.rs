@@ -277,3 +277,14 @@ pub fn proc_fd_path(fd: BorrowedFd<'_>) -> std::path::PathBuf {
 pub fn as_ptr(c: &CStr) -> *const libc::c_char {
     c.as_ptr()
 }
+
+/// (st_dev, st_ino) of the file behind `fd`.
+pub fn fstat_id(fd: BorrowedFd<'_>) -> SysResult<(u64, u64)> {
+    // SAFETY: stat is plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == -1 {
+        return Err(SysError::last("fstat"));
+    }
+    Ok((st.st_dev, st.st_ino))
+}

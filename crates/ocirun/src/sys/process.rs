@@ -511,3 +511,31 @@ pub fn thread_count() -> usize {
     let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 1 };
     rest.split(' ').nth(17).and_then(|n| n.parse().ok()).unwrap_or(1)
 }
+
+/// Execute the file behind `fd` (`execveat(2)` with AT_EMPTY_PATH), so the file checked is the
+/// file run. Returns only on failure.
+pub fn execveat_fd(
+    fd: std::os::fd::BorrowedFd<'_>,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> SysError {
+    use std::os::fd::AsRawFd;
+    // SAFETY: argv and envp are null-terminated arrays of pointers to live C strings; the path
+    // is an empty C string; execveat only returns on failure.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    SysError::last("execveat")
+}
+
+/// Set whether the process is dumpable (`PR_SET_DUMPABLE`); execve resets it.
+pub fn set_dumpable(on: bool) -> SysResult<()> {
+    prctl("prctl(PR_SET_DUMPABLE)", libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0)
+}
