@@ -197,6 +197,7 @@ def print_table(results, runtimes):
     for label, row in rows.items():
         sc = row["sc"]
         note = f"needs {sc.needs}" if sc.needs else ""
+        note += " ".join(f"{st} ({rt})" for rt, st in row.items() if rt != "sc" and rt not in names)
         print(label.ljust(width) + "".join(row.get(n, "-").ljust(10) for n in names) + note)
     if results.timings:
         print("\n== timing ==")
