@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from . import cli_scenarios
+from . import cli_scenarios, hostcheck
 from .harness import Fail, Skip, expect, expect_rc, log, sh, wait_for
 from .image import IMAGE
 
@@ -57,6 +57,7 @@ class Docker:
         return argv
 
     def start(self):
+        self.parent = hostcheck.ParentCgroups("docker")
         self.log = open(os.path.join(self.tmp, "dockerd.log"), "w")
         argv = self.daemon_argv()
         log(" ".join(argv))
@@ -89,12 +90,7 @@ class Docker:
                 raise Fail("dockerd did not exit within 60s of SIGTERM")
             finally:
                 self.log.close()
-        # dockerd leaves its (empty) cgroup parent behind; only the per-container ones would be ours.
-        for base in os.listdir("/sys/fs/cgroup"):
-            try:
-                os.rmdir(f"/sys/fs/cgroup/{base}/docker")
-            except OSError:
-                pass
+        self.parent.remove_new()
 
     def cli(self, args, **kw):
         return sh([self.binary, *args], env=self.env, **kw)

@@ -62,7 +62,7 @@ def ensure_installed(engine, no_install):
     if shutil.which(binary):
         return None
     if not packages:
-        return f"{binary} is not installed and Debian has no package for it"
+        return f"{binary} is not installed and Debian 12 has no package for it (cri-tools is not in Debian); CRI not tested"
     if no_install:
         return f"{binary} is not installed (--no-install)"
     log(f"installing {' '.join(packages)} with apt-get")

@@ -2,13 +2,12 @@
 ``podman --runtime <path>``; the common scenarios plus podman-only ones (healthcheck, top,
 stats) and the ``run --rm`` timing loop."""
 
-import glob
 import os
 import resource
 import shutil
 import time
 
-from . import cli_scenarios
+from . import cli_scenarios, hostcheck
 from .harness import Fail, expect, expect_rc, log, scenario, sh
 from .image import IMAGE
 
@@ -30,8 +29,6 @@ lock_type = "file"
 [network]
 network_config_dir = "{d}/networks"
 """
-
-PARENT_GLOB = "/sys/fs/cgroup/*/libpod_parent"
 
 STORAGE_CONF = """\
 [storage]
@@ -70,7 +67,7 @@ class Podman:
         open(self.env["CONTAINERS_REGISTRIES_CONF"], "w").close()
 
     def start(self):
-        self.had_parent = set(glob.glob(PARENT_GLOB))
+        self.parent = hostcheck.ParentCgroups("libpod_parent", inner=["conmon"])
         res = self.cli(["import", self.rootfs_tar, IMAGE], timeout=120)
         expect_rc(res, 0)
 
@@ -79,14 +76,8 @@ class Podman:
         self.cli(["rmi", "-af"], timeout=120)
         # Unmounts the storage (overlay home) so nothing is left under our directory.
         self.cli(["system", "reset", "--force"], timeout=120)
-        # conmon's cgroup (libpod_parent/conmon) is podman's own and podman never removes it;
-        # it is not a runtime leak, so remove it here if this run created it.
-        for parent in set(glob.glob(PARENT_GLOB)) - self.had_parent:
-            for d in (os.path.join(parent, "conmon"), parent):
-                try:
-                    os.rmdir(d)
-                except FileNotFoundError:
-                    pass
+        # conmon's cgroup (libpod_parent/conmon) is podman's own and podman never removes it.
+        self.parent.remove_new()
 
     def cli(self, args, **kw):
         return sh([self.binary, *args], env=self.env, **kw)
