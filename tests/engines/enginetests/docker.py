@@ -14,6 +14,9 @@ from .harness import Fail, Skip, expect, expect_rc, log, sh, wait_for
 from .image import IMAGE
 
 
+ETC_KEY = "/etc/docker/key.json"
+
+
 def docker_name(rt):
     # "runc" is dockerd's built-in name and cannot be redefined with --add-runtime.
     return "runc-ref" if rt.name == "runc" else rt.name
@@ -38,7 +41,9 @@ class Docker:
         d = self.tmp
         config = os.path.join(d, "daemon.json")
         with open(config, "w") as f:
-            json.dump({}, f)  # keeps /etc/docker/daemon.json out of the test
+            # Our own file keeps /etc/docker/daemon.json out of the test; the (undocumented) key
+            # path keeps dockerd 20.10 from writing its trust key to /etc/docker/key.json.
+            json.dump({"deprecated-key-path": f"{d}/key.json"}, f)
         argv = [
             "dockerd",
             "--config-file", config,
@@ -58,6 +63,7 @@ class Docker:
 
     def start(self):
         self.parent = hostcheck.ParentCgroups("docker")
+        self.had_etc_key = os.path.exists(ETC_KEY)
         self.log = open(os.path.join(self.tmp, "dockerd.log"), "w")
         argv = self.daemon_argv()
         log(" ".join(argv))
@@ -91,6 +97,8 @@ class Docker:
             finally:
                 self.log.close()
         self.parent.remove_new()
+        if os.path.exists(ETC_KEY) and not self.had_etc_key:
+            raise Fail(f"dockerd wrote {ETC_KEY} outside its temp directory")
 
     def cli(self, args, **kw):
         return sh([self.binary, *args], env=self.env, **kw)
