@@ -32,7 +32,7 @@ pub mod runtime;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use fixture::Test;
+pub use fixture::{Test, REPORTER};
 pub use runtime::{runtime, Kind, Outcome};
 
 use std::io::Write;

@@ -58,6 +58,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print a container's state as JSON
     State(IdArg),
+    /// Run a new process in a running container
+    Exec(ExecArgs),
     /// Send a signal to a container's init (or all its processes)
     Kill(KillArgs),
     /// Delete a container
@@ -114,6 +116,66 @@ pub struct RunArgs {
     /// Keep the container's state after it exits
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Container id
+    pub id: String,
+    /// Command and arguments (not with --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// JSON file with the process to run (the runtime spec's `process` object)
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the pty master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process started
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set an environment variable (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// User id and optional group id
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional group ids (repeatable)
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (repeatable)
+    #[arg(short, long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// SELinux label of the process
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// AppArmor profile of the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Pass N extra fds (3..3+N)
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run in a sub-cgroup of the container ([controller:]path)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Option<String>,
+    /// Allow exec into a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Unix socket that receives a pidfd of the new process
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -35,5 +35,5 @@ pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use container::{ContainerInfo, CreateOptions, RunOptions, Runtime};
+pub use container::{ContainerInfo, CreateOptions, ExecOptions, ProcessOverrides, RunOptions, Runtime};
 pub use error::{Error, ErrorKind, Result};

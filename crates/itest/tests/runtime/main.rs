@@ -8,6 +8,7 @@
 mod cli;
 mod console;
 mod errors;
+mod exec;
 mod fds;
 mod filesystem;
 mod harness;

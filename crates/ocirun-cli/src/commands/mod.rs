@@ -80,6 +80,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             rt.run(&a.create.id, &create_options(&a.create), &RunOptions { detach: a.detach, keep: a.keep })
         }
         Command::State(a) => print_json(&rt.state(&a.id)?).map(|_| 0),
+        Command::Exec(a) => exec(&rt, a),
         Command::Kill(a) => {
             let sig = ocirun::container::signal::parse(&a.signal)?;
             rt.kill(&a.id, sig, a.all).map(|_| 0)
@@ -89,6 +90,68 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Spec(a) => spec(&a.bundle, cli.global.rootless.as_deref() == Some("true")),
         Command::Features => print_json(&ocirun::features::features()).map(|_| 0),
     }
+}
+
+fn exec(rt: &Runtime, a: &crate::cli::ExecArgs) -> Result<i32, Error> {
+    let process = match &a.process {
+        Some(path) => {
+            if !a.command.is_empty() {
+                return Err(Error::InvalidArgument("give either --process or a command, not both".into()));
+            }
+            let data = std::fs::read(path).map_err(|e| ocirun::error::SysError::io("read", path, &e))?;
+            let mut p: ocirun::spec::Process = serde_json::from_slice(&data)
+                .map_err(|e| Error::SpecLoad { path: path.clone(), reason: e.to_string() })?;
+            p.terminal |= a.tty;
+            p
+        }
+        None => {
+            if a.command.is_empty() {
+                return Err(Error::InvalidArgument("exec needs a command (or --process FILE)".into()));
+            }
+            let user = match &a.user {
+                None => None,
+                Some(u) => Some(parse_user(u)?),
+            };
+            let o = ocirun::ProcessOverrides {
+                args: a.command.clone(),
+                env: a.env.clone(),
+                cwd: a.cwd.clone(),
+                user,
+                additional_gids: a.additional_gids.clone(),
+                caps: a.cap.clone(),
+                no_new_privs: a.no_new_privs,
+                tty: a.tty,
+                apparmor: a.apparmor.clone(),
+                process_label: a.process_label.clone(),
+            };
+            ocirun::container::exec::process_from(&rt.container_process(&a.id)?, &o)
+        }
+    };
+    let opts = ocirun::ExecOptions {
+        process,
+        console_socket: a.console_socket.clone(),
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        sub_cgroup: a.cgroup.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
+    };
+    rt.exec(&a.id, &opts)
+}
+
+fn parse_user(s: &str) -> Result<(u32, Option<u32>), Error> {
+    let bad = || Error::InvalidArgument(format!("--user {s:?}: expected UID[:GID] as numbers"));
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = u.parse().map_err(|_| bad())?;
+    let gid = match g {
+        Some(g) => Some(g.parse().map_err(|_| bad())?),
+        None => None,
+    };
+    Ok((uid, gid))
 }
 
 fn list(rt: &Runtime, quiet: bool, format: &str) -> Result<i32, Error> {

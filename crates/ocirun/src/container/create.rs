@@ -71,6 +71,17 @@ pub(crate) fn load_bundle(opts: &CreateOptions) -> Result<(Spec, PathBuf, PathBu
     if spec.process.is_none() {
         return Err(crate::error::SpecError::new("process", "missing: create needs a process to run").into());
     }
+    if let Some(p) = &spec.process {
+        crate::lsm::check_process(p)?;
+    }
+    if spec.linux.as_ref().and_then(|l| l.mount_label.as_deref()).is_some_and(|l| !l.is_empty())
+        && !crate::lsm::selinux_enabled()
+    {
+        return Err(Error::Unsupported {
+            what: "linux.mountLabel".into(),
+            reason: "SELinux is not enabled on this host; remove the label or enable SELinux".into(),
+        });
+    }
     let rootfs = spec::rootfs_path(&spec, &bundle);
     check_rootfs(&rootfs)?;
     Ok((spec, bundle, rootfs))

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod create;
 pub mod delete;
+pub mod exec;
 pub mod kill;
 pub mod run;
 pub mod signal;
@@ -17,6 +18,7 @@ use crate::error::Result;
 use crate::state::{ContainerDir, ContainerState, Status, Store};
 
 pub use create::CreateOptions;
+pub use exec::{ExecOptions, ProcessOverrides};
 pub use run::RunOptions;
 pub use state::ContainerInfo;
 

@@ -19,7 +19,7 @@ pub struct RunOptions {
 }
 
 /// Signals forwarded to the container while `run` waits.
-const FORWARD: [i32; 8] = [
+pub(crate) const FORWARD: [i32; 8] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -54,7 +54,13 @@ impl Runtime {
                 Some(sock) => Some(recv_master(sock)?),
                 None => None,
             };
-            self.start(id)?;
+            if let Err(e) = self.start(id) {
+                // A run that did not start leaves nothing behind.
+                return Err(match self.delete(id, true) {
+                    Ok(()) => e,
+                    Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
+                });
+            }
             if ropts.detach {
                 return Ok(0);
             }
@@ -83,14 +89,14 @@ fn wants_terminal(opts: &CreateOptions) -> bool {
     }
 }
 
-fn recv_master(sock: &OwnedFd) -> Result<OwnedFd> {
+pub(crate) fn recv_master(sock: &OwnedFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let (_, f) = fd::recv_with_fd(sock.as_fd(), &mut buf)?;
     f.ok_or_else(|| SysError::new("receive the pty master", libc::EPROTO).into())
 }
 
 /// Wait for `pid`, forwarding signals to it.
-fn wait_forwarding(pid: i32) -> Result<ExitStatus> {
+pub(crate) fn wait_forwarding(pid: i32) -> Result<ExitStatus> {
     let mut sigs: Vec<i32> = FORWARD.to_vec();
     sigs.push(libc::SIGCHLD);
     loop {
@@ -105,7 +111,7 @@ fn wait_forwarding(pid: i32) -> Result<ExitStatus> {
 }
 
 /// Copy between our stdio and the container's pty until the init exits.
-fn proxy_terminal(pid: i32, master: OwnedFd) -> Result<ExitStatus> {
+pub(crate) fn proxy_terminal(pid: i32, master: OwnedFd) -> Result<ExitStatus> {
     let stdin = fd::borrow_raw(0);
     let stdout = fd::borrow_raw(1);
     let saved = fd::make_raw(stdin);

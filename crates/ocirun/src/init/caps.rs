@@ -93,14 +93,30 @@ impl CapSets {
             }
             m
         };
-        CapSets {
+        let mut sets = CapSets {
             bounding: mask(&c.bounding, warn),
             effective: mask(&c.effective, warn),
             permitted: mask(&c.permitted, warn),
             inheritable: mask(&c.inheritable, warn),
             ambient: mask(&c.ambient, warn),
             last_cap: last,
+        };
+        // The kernel raises an ambient capability only if it is permitted and inheritable;
+        // engines' configs often list ambient caps without inheritable ones. Skip those, as
+        // other runtimes do, instead of failing the container.
+        let dropped = sets.ambient & !(sets.permitted & sets.inheritable);
+        if dropped != 0 {
+            for cap in 0..=last {
+                if dropped & (1 << cap) != 0 {
+                    crate::log::debug(&format!(
+                        "ambient capability {} is not in the permitted and inheritable sets: not raised",
+                        NAMES[cap as usize]
+                    ));
+                }
+            }
+            sets.ambient &= !dropped;
         }
+        sets
     }
 
     /// Drop from the bounding set everything not listed. Needs CAP_SETPCAP: call before the

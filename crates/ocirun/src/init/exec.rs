@@ -7,6 +7,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::caps::CapSets;
 use super::setup::{set_cpu_affinity, ExecPlan};
 use super::InitArgs;
 use crate::process::sync::ChildError;
@@ -15,8 +16,7 @@ use crate::sys::process::{self as p, SchedAttr};
 use crate::sys::{fd, SysError};
 
 /// Apply the attributes that need privilege, before the user switch.
-pub fn set_process_attributes(a: &InitArgs) -> Result<(), ChildError> {
-    let Some(process) = &a.spec.process else { return Ok(()) };
+pub fn set_process_attributes(process: &Process, linux: Option<&crate::spec::Linux>) -> Result<(), ChildError> {
     for r in &process.rlimits {
         let res = super::rlimits::resource(&r.typ)
             .ok_or_else(|| ChildError::msg("process.rlimits", format!("unknown rlimit {}", r.typ)))?;
@@ -33,7 +33,7 @@ pub fn set_process_attributes(a: &InitArgs) -> Result<(), ChildError> {
             ChildError::sys("process.oomScoreAdj", SysError::io("write", Path::new("/proc/self/oom_score_adj"), &e))
         })?;
     }
-    if let Some(pers) = a.spec.linux.as_ref().and_then(|l| l.personality.as_ref()) {
+    if let Some(pers) = linux.and_then(|l| l.personality.as_ref()) {
         let v = if pers.domain == "LINUX32" { 0x0008 } else { 0 };
         p::personality(v).map_err(|e| ChildError::sys("linux.personality", e))?;
     }
@@ -49,7 +49,7 @@ pub fn set_process_attributes(a: &InitArgs) -> Result<(), ChildError> {
         };
         p::ioprio_set(class, io.priority).map_err(|e| ChildError::sys("process.ioPriority", e))?;
     }
-    if let Some(mp) = a.spec.linux.as_ref().and_then(|l| l.memory_policy.as_ref()) {
+    if let Some(mp) = linux.and_then(|l| l.memory_policy.as_ref()) {
         let (mode, mask) = mempolicy(mp)?;
         p::set_mempolicy(mode, &mask).map_err(|e| ChildError::sys("linux.memoryPolicy", e))?;
     }
@@ -221,12 +221,18 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     // profile (setuid, capset, prctl). With no_new_privs it goes last, right before exec.
     let nnp = a.spec.process.as_ref().is_some_and(|p| p.no_new_privileges);
     if !nnp {
-        if let Err(e) = install_seccomp(a, &plan) {
+        if let Err(e) = install_seccomp(a.seccomp.as_ref(), a.seccomp_listener.as_ref(), plan.seccomp_state.as_deref())
+        {
             report(e);
         }
     }
-    if let Err(e) = become_user(a) {
-        report(e);
+    if let Some(process) = &a.spec.process {
+        if let Err(e) = crate::lsm::apply_exec_labels(process) {
+            report(ChildError::sys("LSM exec label", e));
+        }
+        if let Err(e) = become_user(process, a.caps.as_ref(), a.userns) {
+            report(e);
+        }
     }
     let process = a.spec.process.as_ref();
     if let Err(e) = set_cpu_affinity(
@@ -242,7 +248,8 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
         let _ = fd::clear_cloexec(3 + i as i32);
     }
     if nnp {
-        if let Err(e) = install_seccomp(a, &plan) {
+        if let Err(e) = install_seccomp(a.seccomp.as_ref(), a.seccomp_listener.as_ref(), plan.seccomp_state.as_deref())
+        {
             report(e);
         }
     }
@@ -257,18 +264,17 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
 
 /// Switch to the user's ids and capabilities: keepcaps, bounding set, groups, gid, uid,
 /// umask, the capability sets, no_new_privs.
-fn become_user(a: &InitArgs) -> Result<(), ChildError> {
-    let Some(process) = &a.spec.process else { return Ok(()) };
+pub fn become_user(process: &Process, caps: Option<&CapSets>, userns: bool) -> Result<(), ChildError> {
     let u = &process.user;
     let sys = |step: &'static str| move |e| ChildError::sys(step, e);
-    if let Some(c) = &a.caps {
+    if let Some(c) = caps {
         p::set_keepcaps(true).map_err(sys("keepcaps"))?;
         c.apply_bounding().map_err(sys("capabilities.bounding"))?;
     }
     match p::setgroups(&u.additional_gids) {
         Ok(()) => {}
         // setgroups is denied in a user namespace with "deny" in /proc/self/setgroups.
-        Err(e) if e.errno == libc::EPERM && a.userns && u.additional_gids.is_empty() => {}
+        Err(e) if e.errno == libc::EPERM && userns && u.additional_gids.is_empty() => {}
         Err(e) => return Err(ChildError::sys("process.user.additionalGids", e)),
     }
     p::setresgid(u.gid).map_err(sys("process.user.gid"))?;
@@ -276,7 +282,7 @@ fn become_user(a: &InitArgs) -> Result<(), ChildError> {
     if let Some(mask) = u.umask {
         p::umask(mask);
     }
-    if let Some(c) = &a.caps {
+    if let Some(c) = caps {
         c.apply_sets().map_err(sys("capabilities"))?;
         p::set_keepcaps(false).map_err(sys("keepcaps"))?;
     }
@@ -288,11 +294,15 @@ fn become_user(a: &InitArgs) -> Result<(), ChildError> {
 
 /// Install the seccomp filter compiled by the parent; with SCMP_ACT_NOTIFY, hand the
 /// listener fd and the container process state to the listener socket the parent connected.
-fn install_seccomp(a: &InitArgs, plan: &ExecPlan) -> Result<(), ChildError> {
-    let Some(filter) = &a.seccomp else { return Ok(()) };
+pub fn install_seccomp(
+    filter: Option<&crate::seccomp::CompiledFilter>,
+    listener_sock: Option<&std::os::fd::OwnedFd>,
+    state: Option<&str>,
+) -> Result<(), ChildError> {
+    let Some(filter) = filter else { return Ok(()) };
     let listener = crate::seccomp::install(filter).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
-    if let (Some(notify_fd), Some(sock)) = (listener, &a.seccomp_listener) {
-        let state = plan.seccomp_state.as_deref().unwrap_or("{}");
+    if let (Some(notify_fd), Some(sock)) = (listener, listener_sock) {
+        let state = state.unwrap_or("{}");
         fd::send_with_fd(sock.as_fd(), state.as_bytes(), Some(notify_fd.as_fd()))
             .map_err(|e| ChildError::sys("seccomp listener", e))?;
     }

@@ -10,6 +10,7 @@ pub mod cgroupfs;
 pub mod copyup;
 pub mod devices;
 pub mod exec;
+pub mod exec_init;
 pub mod idmap;
 pub mod mounts;
 pub mod rlimits;

@@ -80,7 +80,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::readonly_root()?;
     }
-    exec::set_process_attributes(a)?;
+    exec::set_process_attributes(process, spec.linux.as_ref())?;
     if !a.no_new_keyring {
         new_session_keyring(spec)?;
     }
@@ -264,7 +264,7 @@ fn new_session_keyring(spec: &Spec) -> Result<(), ChildError> {
     }
 }
 
-fn chdir_cwd(cwd: &str) -> Result<(), ChildError> {
+pub(crate) fn chdir_cwd(cwd: &str) -> Result<(), ChildError> {
     // A missing cwd is created, as other runtimes do.
     if let Err(e) = std::fs::create_dir_all(cwd) {
         return Err(ChildError::sys("process.cwd", SysError::io("mkdir", Path::new(cwd), &e)));

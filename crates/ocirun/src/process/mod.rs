@@ -5,3 +5,42 @@
 pub mod namespaces;
 pub mod spawn;
 pub mod sync;
+
+use crate::error::Result;
+use crate::sys::process::{self as p, Forked};
+use sync::{Channel, ChildError, Msg};
+
+/// Fork the process that becomes the container's init (or exec'd process) with `flags`, and
+/// run `child` in it. Returns the child's pid and whether it is only a middle process that
+/// will report the real pid with [`Msg::Forked`].
+///
+/// A single-threaded caller (the CLI) gets one clone3. A multi-threaded caller (a program
+/// using the library) first forks through glibc, which makes the allocator safe to use in
+/// the child, and that single-threaded child then clones the real one with CLONE_PARENT.
+#[allow(unreachable_code)]
+pub(crate) fn fork_child(
+    flags: u64,
+    sync_child: &Channel,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> Result<(i32, bool)> {
+    if p::thread_count() <= 1 {
+        return match p::clone3(flags, None)? {
+            Forked::Child => match child() {},
+            Forked::Parent(pid) => Ok((pid, false)),
+        };
+    }
+    match p::fork()? {
+        Forked::Parent(pid) => Ok((pid, true)),
+        Forked::Child => match p::clone3(flags | libc::CLONE_PARENT as u64, None) {
+            Ok(Forked::Child) => match child() {},
+            Ok(Forked::Parent(pid)) => {
+                let _ = sync_child.send(&Msg::Forked(pid));
+                p::exit_now(0)
+            }
+            Err(e) => {
+                let _ = sync_child.send(&Msg::Error(ChildError::sys("clone3", e)));
+                p::exit_now(1)
+            }
+        },
+    }
+}

@@ -9,7 +9,7 @@ use super::sync::{Channel, Msg};
 use crate::error::{Error, Result};
 use crate::init::InitArgs;
 use crate::spec::{IdMapping, Spec};
-use crate::sys::process::{self as p, Forked};
+use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
 /// What the parent must do while the child sets up.
@@ -37,19 +37,18 @@ pub fn spawn(mut args: InitArgs, plan: NsPlan, parent: &mut dyn ParentHooks) -> 
     args.sync = Channel(theirs);
     let uid_maps =
         args.spec.linux.as_ref().map(|l| (l.uid_mappings.clone(), l.gid_mappings.clone())).unwrap_or_default();
-    let child = match p::clone3(plan.clone_flags, None)? {
-        Forked::Child => {
-            drop(ours);
-            drop(plan);
-            crate::init::run(args)
-        }
-        Forked::Parent(pid) => pid,
-    };
-    let InitArgs { sync: theirs, .. } = args;
-    drop(theirs);
+    // The middle process (multi-threaded callers only) reports on a copy of the child's end.
+    let middle_sync = Channel(args.sync.0.try_clone().map_err(|e| SysError::io("dup", Path::new("sync socket"), &e))?);
+    // The child closes every fd it does not need (our end included) as its first step.
+    let (child, middle) = super::fork_child(plan.clone_flags, &middle_sync, move || crate::init::run(args))?;
+    drop(middle_sync);
     let sync = Channel(ours);
     let mut init_pid = child;
-    let result = drive(&sync, child, &mut init_pid, &plan, &uid_maps, parent);
+    let result = (|| {
+        let target = if middle { wait_init_pid(&sync, child)? } else { child };
+        init_pid = target;
+        drive(&sync, target, &mut init_pid, &plan, &uid_maps, parent)
+    })();
     match result {
         Ok(warnings) => Ok(Spawned { pid: init_pid, sync, warnings }),
         Err(e) => {
@@ -62,6 +61,17 @@ pub fn spawn(mut args: InitArgs, plan: NsPlan, parent: &mut dyn ParentHooks) -> 
             Err(e)
         }
     }
+}
+
+/// With a middle process, the first message is the real child's pid.
+fn wait_init_pid(sync: &Channel, middle: i32) -> Result<i32> {
+    let r = match sync.recv()? {
+        Some(Msg::Forked(pid)) => Ok(pid),
+        Some(Msg::Error(e)) => Err(Error::Init(e)),
+        _ => Err(Error::Init(crate::process::sync::ChildError::msg("clone", "the intermediate process exited"))),
+    };
+    let _ = p::waitpid(middle, false);
+    r
 }
 
 fn drive(

@@ -55,6 +55,8 @@ pub enum Msg {
     Continue,
     /// The child forked: this is the container's init pid (in the parent's pid namespace).
     InitPid(i32),
+    /// The intermediate process of a multi-threaded caller cloned the child: its pid.
+    Forked(i32),
     /// The child unshared a user namespace: write its uid/gid maps now.
     MapsNeeded,
     /// Run the prestart and createRuntime hooks now.

@@ -38,6 +38,14 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         _ => {}
     }
     if let Some(p) = &spec.process {
+        validate_process(p)?;
+    }
+    validate_rest(spec)
+}
+
+/// Check a `process` object (of config.json or of an exec process.json).
+pub fn validate_process(p: &crate::spec::Process) -> Result<(), SpecError> {
+    {
         if p.args.is_empty() {
             return Err(SpecError::new("process.args", "empty: give at least the program to run"));
         }
@@ -84,6 +92,10 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
+    Ok(())
+}
+
+fn validate_rest(spec: &Spec) -> Result<(), SpecError> {
     for (i, m) in spec.mounts.iter().enumerate() {
         if !m.destination.starts_with('/') {
             return Err(SpecError::new(

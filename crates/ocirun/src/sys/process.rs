@@ -493,3 +493,21 @@ pub fn unblock_all_signals() {
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
+
+/// `fork(3)` through glibc, which resets the allocator's and stdio's locks in the child: the
+/// safe way to fork from a multi-threaded program before running Rust code in the child.
+pub fn fork() -> SysResult<Forked> {
+    // SAFETY: glibc's fork runs its atfork handlers; the child continues single-threaded.
+    match unsafe { libc::fork() } {
+        -1 => Err(SysError::last("fork")),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Number of threads of the calling process (field 20 of /proc/self/stat).
+pub fn thread_count() -> usize {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 1 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 1 };
+    rest.split(' ').nth(17).and_then(|n| n.parse().ok()).unwrap_or(1)
+}

@@ -1,0 +1,149 @@
+//! `exec`: a new process in a running container sees the container's namespaces and cgroup,
+//! gets the user, env, cwd and capabilities asked for, and its exit code is ours.
+
+use std::time::Duration;
+
+use itest::console::ConsoleSocket;
+use itest::{Test, REPORTER};
+use serde_json::{json, Value};
+
+/// A running container whose init sleeps.
+fn running(t: &mut Test) -> i64 {
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    t.state()["pid"].as_i64().expect("init pid")
+}
+
+fn exec_report(t: &Test, opts: &[&str]) -> Value {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(opts);
+    args.push(&t.id);
+    args.extend_from_slice(&[REPORTER, "report"]);
+    let out = t.rt(&args);
+    out.expect_ok();
+    out.json()
+}
+
+#[test]
+fn exec_joins_every_namespace_and_the_cgroup_of_the_init() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "cgroup");
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    let pid = running(&mut t);
+    let r = exec_report(&t, &[]);
+    for ns in ["pid", "net", "mnt", "ipc", "uts", "cgroup"] {
+        let init = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap().display().to_string();
+        assert_eq!(r["namespaces"][ns], json!(init), "{ns} namespace differs from the init's");
+    }
+    // Inside the container's cgroup namespace, rooted at the container's cgroup.
+    let host_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let mine = std::fs::read_to_string(format!("/proc/{}/cgroup", r["pid"].as_i64().unwrap_or(0))).unwrap_or_default();
+    let _ = mine;
+    for line in r["cgroup"].as_array().unwrap() {
+        assert!(line.as_str().unwrap().ends_with(":/"), "cgroup not rooted: {line}");
+    }
+    assert!(host_cgroup.contains(&t.id) || host_cgroup.contains("ocirun"), "init cgroup: {host_cgroup}");
+    assert_eq!(r["hostname"], "itest");
+    assert_ne!(r["pid"], json!(1), "exec'd process is not the init");
+}
+
+#[test]
+fn exec_process_is_in_the_containers_host_cgroup() {
+    let Some(mut t) = Test::new() else { return };
+    let pid = running(&mut t);
+    let out = t.rt(&["exec", "-d", "--pid-file", &t.path("exec.pid"), &t.id, "sleep", "600"]);
+    out.expect_ok();
+    let epid: i32 = std::fs::read_to_string(t.path("exec.pid")).unwrap().trim().parse().unwrap();
+    let a = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let b = std::fs::read_to_string(format!("/proc/{epid}/cgroup")).unwrap();
+    assert_eq!(a, b, "exec'd process is not in the init's cgroups");
+    let ns = |p: i32, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    assert_eq!(ns(pid as i32, "pid"), ns(epid, "pid"));
+}
+
+#[test]
+fn exec_exit_codes() {
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    t.rt(&["exec", &t.id, "sh", "-c", "exit 5"]).expect_code(5);
+    t.rt(&["exec", &t.id, REPORTER, "kill-self", "KILL"]).expect_code(137);
+    let out = t.rt(&["exec", &t.id, "/no/such/program"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("no such file or directory"), "{out}");
+    let out = t.rt(&["exec", &t.id, "nosuchprogram"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("executable file not found"), "{out}");
+}
+
+#[test]
+fn exec_user_env_cwd_and_groups() {
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let r = exec_report(&t, &["-u", "1000:1001", "-g", "7", "-e", "FOO=bar", "--cwd", "/tmp"]);
+    assert_eq!(r["uid"], 1000);
+    assert_eq!(r["gid"], 1001);
+    assert_eq!(r["groups"], json!([7]));
+    assert_eq!(r["cwd"], "/tmp");
+    assert_eq!(r["env"]["FOO"], "bar", "{}", r["env"]);
+    assert!(r["env"]["PATH"].is_string(), "container env not inherited: {}", r["env"]);
+    // A non-root user without added caps has none effective.
+    assert_eq!(r["caps"]["eff"]["hex"], json!("0000000000000000"), "{}", r["caps"]);
+}
+
+#[test]
+fn exec_cap_adds_a_capability() {
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let r = exec_report(&t, &["-u", "1000", "-c", "CAP_NET_ADMIN"]);
+    let eff: Vec<&str> = r["caps"]["eff"]["names"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(eff.contains(&"CAP_NET_ADMIN"), "{eff:?}");
+    let amb: Vec<&str> = r["caps"]["amb"]["names"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(amb.contains(&"CAP_NET_ADMIN"), "{amb:?}");
+}
+
+#[test]
+fn exec_with_a_process_file() {
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let process = json!({
+        "args": [REPORTER, "report"], "cwd": "/", "env": ["ONLY=this"],
+        "user": {"uid": 2000, "gid": 2000}, "noNewPrivileges": true
+    });
+    std::fs::write(t.path("process.json"), process.to_string()).unwrap();
+    let out = t.rt(&["exec", "--process", &t.path("process.json"), &t.id]);
+    out.expect_ok();
+    let r = out.json();
+    assert_eq!(r["uid"], 2000);
+    assert_eq!(r["no_new_privs"], 1);
+    assert_eq!(r["env"]["ONLY"], "this", "{}", r["env"]);
+    assert!(r["env"].get("PATH").is_none(), "a process file's env replaces the container's: {}", r["env"]);
+}
+
+#[test]
+fn exec_refuses_a_stopped_container() {
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["true"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    t.wait_status("stopped");
+    let out = t.rt(&["exec", &t.id, "true"]);
+    out.expect_failure();
+    assert!(out.stderr.contains("stopped"), "{out}");
+}
+
+#[test]
+fn exec_with_a_terminal_via_console_socket() {
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let sock = ConsoleSocket::bind(&t.dir.join("exec-console.sock")).unwrap();
+    let sock_path = sock.path.to_string_lossy().into_owned();
+    let mut cmd = t.command(&["exec", "-t", "-d", "--console-socket", &sock_path, &t.id, "/bin/sh"]);
+    cmd.stdin(std::process::Stdio::null());
+    t.exec(cmd).expect_ok();
+    let mut pty = sock.master(Duration::from_secs(20)).expect("pty master");
+    pty.write("tty; echo answer-$((6*7))\n").unwrap();
+    let seen = pty.read_until("answer-42", Duration::from_secs(20));
+    assert!(seen.contains("/dev/pts/"), "no tty: {seen:?}");
+    pty.write("exit\n").unwrap();
+}

@@ -1,0 +1,311 @@
+//! `exec`: run a new process in a running container. The process joins every namespace of
+//! the container's init (one setns on a pidfd), its cgroup and its seccomp filter (from the
+//! compiled cache), with the capabilities, user, rlimits and no_new_privs of the process.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use super::run::{proxy_terminal, recv_master, wait_forwarding, FORWARD};
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::init::caps::CapSets;
+use crate::init::exec_init::{self, ExecArgs};
+use crate::process::sync::{Channel, ChildError, Msg};
+use crate::spec::validate::namespace_flag;
+use crate::spec::{Capabilities, Process};
+use crate::state::Status;
+use crate::sys::process as p;
+use crate::sys::{fd, SysError};
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The process to run (build it with [`ExecOptions::process_from`] or read a process.json).
+    pub process: Process,
+    /// Socket that receives the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process started.
+    pub detach: bool,
+    /// File to write the process's pid to.
+    pub pid_file: Option<PathBuf>,
+    /// Pass fds 3..3+N.
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container.
+    pub ignore_paused: bool,
+    /// Run in this sub-cgroup of the container's cgroup (relative path).
+    pub sub_cgroup: Option<String>,
+    /// Unix socket that receives a pidfd of the new process.
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// What the command line can override in the container's process for `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessOverrides {
+    /// Command and arguments.
+    pub args: Vec<String>,
+    /// Extra `KEY=value` entries (replacing the container's value of the same key).
+    pub env: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// uid and optional gid.
+    pub user: Option<(u32, Option<u32>)>,
+    /// Supplementary groups.
+    pub additional_gids: Vec<u32>,
+    /// Capabilities to add to every set.
+    pub caps: Vec<String>,
+    /// Set no_new_privs.
+    pub no_new_privs: bool,
+    /// Allocate a terminal.
+    pub tty: bool,
+    /// AppArmor profile.
+    pub apparmor: Option<String>,
+    /// SELinux label.
+    pub process_label: Option<String>,
+}
+
+/// The process `exec` runs: the container's process with `o` applied.
+pub fn process_from(base: &Process, o: &ProcessOverrides) -> Process {
+    let mut p = base.clone();
+    p.args = o.args.clone();
+    for kv in &o.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        p.env.retain(|e| e.split('=').next() != Some(key));
+        p.env.push(kv.clone());
+    }
+    if let Some(cwd) = &o.cwd {
+        p.cwd = cwd.clone();
+    }
+    if let Some((uid, gid)) = o.user {
+        p.user.uid = uid;
+        if let Some(g) = gid {
+            p.user.gid = g;
+        }
+    }
+    if !o.additional_gids.is_empty() {
+        p.user.additional_gids = o.additional_gids.clone();
+    }
+    if !o.caps.is_empty() {
+        let mut c = p.capabilities.take().unwrap_or_default();
+        for set in [&mut c.bounding, &mut c.effective, &mut c.permitted, &mut c.inheritable, &mut c.ambient] {
+            let list = set.get_or_insert_with(Vec::new);
+            for cap in &o.caps {
+                let name = if cap.to_ascii_uppercase().starts_with("CAP_") {
+                    cap.to_ascii_uppercase()
+                } else {
+                    format!("CAP_{}", cap.to_ascii_uppercase())
+                };
+                if !list.contains(&name) {
+                    list.push(name);
+                }
+            }
+        }
+        p.capabilities = Some(c);
+    }
+    p.no_new_privileges |= o.no_new_privs;
+    p.terminal = o.tty;
+    if o.apparmor.is_some() {
+        p.apparmor_profile = o.apparmor.clone();
+    }
+    if o.process_label.is_some() {
+        p.selinux_label = o.process_label.clone();
+    }
+    p
+}
+
+impl Runtime {
+    /// The container's own process, as the base for [`process_from`].
+    pub fn container_process(&self, id: &str) -> Result<Process> {
+        let (_dir, st, _) = self.open(id)?;
+        Ok(st.config.process.unwrap_or_default())
+    }
+
+    /// Run a process in a running container. Returns its exit code (128+N when killed by
+    /// signal N) or, detached, 0 once it started.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        let (dir, st, status) = self.open(id)?;
+        drop(dir);
+        match status {
+            Status::Running | Status::Created => {}
+            Status::Paused if opts.ignore_paused => {}
+            s => {
+                return Err(Error::WrongState {
+                    id: id.into(),
+                    status: s.to_string(),
+                    op: "exec (use --ignore-paused for a paused one)",
+                })
+            }
+        }
+        let process = &opts.process;
+        crate::spec::validate::validate_process(process)?;
+        crate::lsm::check_process(process)?;
+        let pidfd = p::pidfd_open(st.pid)?;
+        if !st.init_alive() {
+            return Err(Error::WrongState { id: id.into(), status: "stopped".into(), op: "exec" });
+        }
+        let linux = st.config.linux.clone();
+        let mut ns_flags = 0;
+        let mut userns = false;
+        for ns in linux.iter().flat_map(|l| l.namespaces.iter()) {
+            if let Some(f) = namespace_flag(&ns.typ) {
+                ns_flags |= f;
+                userns |= f == libc::CLONE_NEWUSER;
+            }
+        }
+        let needs_fork = ns_flags & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME) != 0;
+        let mut warnings = Vec::new();
+        let caps =
+            CapSets::from_spec(&process.capabilities.clone().unwrap_or_else(Capabilities::default), &mut warnings);
+        for w in &warnings {
+            crate::log::warn(w);
+        }
+        let seccomp = match linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+            Some(profile) => Some(crate::seccomp::compile_cached(profile, &self.store.root().join("seccomp-cache"))?),
+            None => None,
+        };
+        let cgroup_procs = match super::cgroup::recorded(&st) {
+            Some(m) => match &opts.sub_cgroup {
+                None => m.procs_files()?,
+                Some(sub) => sub_cgroup_procs(&m, sub)?,
+            },
+            None => Vec::new(),
+        };
+        let foreground_tty = process.terminal && opts.console_socket.is_none() && !opts.detach;
+        if process.terminal && opts.console_socket.is_none() && opts.detach {
+            return Err(Error::InvalidArgument("a detached exec with a terminal needs --console-socket".into()));
+        }
+        let (console, ours): (Option<OwnedFd>, Option<OwnedFd>) = if !process.terminal {
+            (None, None)
+        } else if let Some(path) = &opts.console_socket {
+            (
+                Some(
+                    fd::unix_connect(path)
+                        .map_err(|e| Error::InvalidArgument(format!("cannot connect to the console socket: {e}")))?,
+                ),
+                None,
+            )
+        } else {
+            let (a, b) = fd::seqpacket_pair()?;
+            (Some(b), Some(a))
+        };
+        let mut sigs: Vec<i32> = FORWARD.to_vec();
+        sigs.push(libc::SIGCHLD);
+        let old_mask = if opts.detach { None } else { Some(p::block_signals(&sigs)?) };
+        let result = (|| {
+            let (ours_sync, theirs) = fd::seqpacket_pair()?;
+            let args = ExecArgs {
+                process: process.clone(),
+                linux,
+                pidfd,
+                ns_flags,
+                needs_fork,
+                userns,
+                sync: Channel(theirs),
+                cgroup_procs,
+                caps: Some(caps),
+                seccomp,
+                console,
+                preserve_fds: opts.preserve_fds,
+            };
+            let middle_sync = Channel(
+                args.sync.0.try_clone().map_err(|e| SysError::io("dup", std::path::Path::new("sync socket"), &e))?,
+            );
+            let (child, middle) = crate::process::fork_child(0, &middle_sync, move || exec_init::run(args))?;
+            drop(middle_sync);
+            let sync = Channel(ours_sync);
+            let pid = match wait_exec(&sync, child, middle) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    let _ = p::kill(child, libc::SIGKILL);
+                    let _ = p::waitpid(child, false);
+                    return Err(e);
+                }
+            };
+            if let Some(pf) = &opts.pid_file {
+                super::create::write_pid_file(pf, pid)?;
+            }
+            if let Some(sock) = &opts.pidfd_socket {
+                let pfd = p::pidfd_open(pid)?;
+                let s = fd::unix_connect(sock)
+                    .map_err(|e| Error::InvalidArgument(format!("cannot connect to the pidfd socket: {e}")))?;
+                fd::send_with_fd(s.as_fd(), b"pidfd", Some(pfd.as_fd()))?;
+            }
+            if opts.detach {
+                return Ok(0);
+            }
+            let status = match (&ours, foreground_tty) {
+                (Some(sock), true) => proxy_terminal(pid, recv_master(sock)?)?,
+                _ => wait_forwarding(pid)?,
+            };
+            Ok(status.code())
+        })();
+        if let Some(m) = old_mask {
+            p::set_sigmask(&m);
+        }
+        result
+    }
+}
+
+/// Wait until the exec child has exec'd (EOF on the sync socket) or failed; returns the pid of
+/// the new process.
+///
+/// Up to two intermediate processes report pids, in any order: the glibc fork of a
+/// multi-threaded caller (`Forked`) and the fork into the container's pid namespace
+/// (`InitPid`). Each exits right after reporting and is reaped here.
+fn wait_exec(sync: &Channel, child: i32, threaded: bool) -> Result<i32> {
+    let (mut forked, mut init) = (None, None);
+    let result = loop {
+        match sync.recv() {
+            Ok(Some(Msg::Forked(p2))) => forked = Some(p2),
+            Ok(Some(Msg::InitPid(p3))) => init = Some(p3),
+            Ok(Some(Msg::Error(e))) => break Err(Error::Init(e)),
+            Ok(Some(other)) => {
+                break Err(Error::Init(ChildError::msg("exec", format!("unexpected message {other:?}"))))
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e.into()),
+        }
+    };
+    if threaded {
+        let _ = p::waitpid(child, false);
+    }
+    let exec_child = if threaded { forked } else { Some(child) };
+    if init.is_some() {
+        if let Some(m) = exec_child {
+            let _ = p::waitpid(m, false);
+        }
+    }
+    if result.is_err() {
+        // The process that reported the error exits; reap it too.
+        if let Some(pid) = init.or(if threaded { forked } else { None }) {
+            let _ = p::waitpid(pid, false);
+        }
+    }
+    result?;
+    init.or(exec_child).ok_or_else(|| Error::Init(ChildError::msg("exec", "the process exited before it was started")))
+}
+
+fn sub_cgroup_procs(m: &crate::cgroups::Manager, sub: &str) -> Result<Vec<std::fs::File>> {
+    let (ctrl, path) = match sub.split_once(':') {
+        Some((c, p)) => (Some(c), p),
+        None => (None, sub),
+    };
+    if path.split('/').any(|c| c == "..") {
+        return Err(Error::InvalidArgument(format!("--cgroup {sub:?} must stay inside the container's cgroup")));
+    }
+    let mut files = Vec::new();
+    for dir in m.dirs() {
+        if let Some(c) = ctrl {
+            if !dir.to_string_lossy().contains(&format!("/{c}/")) {
+                files.push(open_procs(&dir)?);
+                continue;
+            }
+        }
+        files.push(open_procs(&dir.join(path.trim_start_matches('/')))?);
+    }
+    Ok(files)
+}
+
+fn open_procs(dir: &std::path::Path) -> Result<std::fs::File> {
+    let p = dir.join("cgroup.procs");
+    std::fs::OpenOptions::new().write(true).open(&p).map_err(|e| SysError::io("open", &p, &e).into())
+}

@@ -1,0 +1,132 @@
+//! The child side of `exec`: join every namespace of the running container at once (setns
+//! with a pidfd), fork once more when a pid or time namespace needs it, join the container's
+//! cgroup, then the same final steps as the init (attributes, terminal, user, capabilities,
+//! seccomp from the cache) and execve. The runtime binary is never re-executed or copied.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use super::caps::CapSets;
+use super::exec;
+use crate::process::sync::{Channel, ChildError, Msg};
+use crate::seccomp::CompiledFilter;
+use crate::spec::{Linux, Process};
+use crate::sys::process::{self as p, Forked};
+use crate::sys::{fd, SysError};
+
+/// What the parent prepares for the exec child.
+pub struct ExecArgs {
+    /// The process to run.
+    pub process: Process,
+    /// The container's linux section (personality, memory policy).
+    pub linux: Option<Linux>,
+    /// pidfd of the container's init.
+    pub pidfd: OwnedFd,
+    /// CLONE_NEW* flags of the namespaces to join.
+    pub ns_flags: i32,
+    /// Whether to fork after joining (pid or time namespace).
+    pub needs_fork: bool,
+    /// Whether the container has a user namespace.
+    pub userns: bool,
+    /// Child end of the sync socket.
+    pub sync: Channel,
+    /// cgroup.procs files to join.
+    pub cgroup_procs: Vec<File>,
+    /// Capability sets.
+    pub caps: Option<CapSets>,
+    /// The container's seccomp filter.
+    pub seccomp: Option<CompiledFilter>,
+    /// Socket to send the pty master to.
+    pub console: Option<OwnedFd>,
+    /// Extra fds to pass (3..3+N).
+    pub preserve_fds: u32,
+}
+
+impl ExecArgs {
+    fn keep_fds(&self) -> Vec<i32> {
+        let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
+        k.extend([self.pidfd.as_raw_fd(), self.sync.0.as_raw_fd()]);
+        k.extend(self.console.iter().map(|c| c.as_raw_fd()));
+        k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
+        k
+    }
+}
+
+/// Entry point of the exec child: never returns.
+pub fn run(a: ExecArgs) -> ! {
+    let e = steps(&a);
+    let err = match e {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = a.sync.send(&Msg::Error(err));
+    p::exit_now(1)
+}
+
+fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
+    move |e| ChildError::sys(step, e)
+}
+
+fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
+    fd::close_all_except(&a.keep_fds()).map_err(sys("close inherited fds"))?;
+    p::reset_signal_handlers();
+    p::unblock_all_signals();
+    p::set_pdeathsig(libc::SIGKILL).map_err(sys("pdeathsig"))?;
+    p::setns(a.pidfd.as_fd(), a.ns_flags).map_err(sys("join the container's namespaces"))?;
+    if a.needs_fork {
+        match p::clone3(libc::CLONE_PARENT as u64, None).map_err(sys("fork into the pid namespace"))? {
+            Forked::Parent(pid) => {
+                let _ = a.sync.send(&Msg::InitPid(pid));
+                p::exit_now(0)
+            }
+            Forked::Child => p::set_pdeathsig(libc::SIGKILL).map_err(sys("pdeathsig"))?,
+        }
+    }
+    crate::cgroups::join_self(&a.cgroup_procs)
+        .map_err(|errno| ChildError::sys("join the container's cgroup", SysError::new("write cgroup.procs", errno)))?;
+    exec::set_process_attributes(&a.process, a.linux.as_ref())?;
+    if a.process.terminal {
+        let console =
+            a.console.as_ref().ok_or_else(|| ChildError::msg("terminal", "a terminal needs a console socket"))?;
+        let (master, slave) = fd::open_pty(std::path::Path::new("/dev/ptmx")).map_err(sys("open /dev/ptmx"))?;
+        if let Some(size) = a.process.console_size {
+            fd::set_winsize(slave.as_fd(), size.height as u16, size.width as u16).map_err(sys("console size"))?;
+        }
+        fd::send_with_fd(console.as_fd(), b"/dev/ptmx", Some(master.as_fd())).map_err(sys("send the pty master"))?;
+        drop(master);
+        p::setsid().map_err(sys("setsid"))?;
+        fd::set_controlling_tty(slave.as_fd()).map_err(sys("controlling terminal"))?;
+        for i in 0..3 {
+            fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;
+        }
+    }
+    let plan = exec::prepare(&a.process, None)?;
+    super::setup::chdir_cwd(&a.process.cwd)?;
+    let nnp = a.process.no_new_privileges;
+    if !nnp {
+        exec::install_seccomp(a.seccomp.as_ref(), None, None)?;
+    }
+    crate::lsm::apply_exec_labels(&a.process).map_err(sys("LSM exec label"))?;
+    exec::become_user(&a.process, a.caps.as_ref(), a.userns)?;
+    super::setup::set_cpu_affinity(
+        a.process.exec_cpu_affinity.as_ref().and_then(|x| x.final_.as_deref()),
+        "execCPUAffinity.final",
+    )?;
+    if nnp {
+        exec::install_seccomp(a.seccomp.as_ref(), None, None)?;
+    }
+    fd::cloexec_from(3 + a.preserve_fds).map_err(sys("close fds"))?;
+    for i in 0..a.preserve_fds {
+        let _ = fd::clear_cloexec(3 + i as i32);
+    }
+    // The process must outlive `ocirun exec -d`; the sync socket closes on exec, which tells
+    // the runtime that exec happened.
+    p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
+    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|c| c.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let e = p::execve(&plan.program, &argv, &envp);
+    let arg0 = a.process.args.first().cloned().unwrap_or_default();
+    Err(ChildError::sys("exec", SysError { op: "exec", path: Some(arg0.into()), errno: e.errno }))
+}
