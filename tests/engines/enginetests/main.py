@@ -169,12 +169,17 @@ def main(argv):
     image.build_oci_archive(oci_tar, rootfs_tar, tmp)
     results = Results()
     t0 = time.monotonic()
+    # Engines and their helpers drop files in their working directory (conmon writes an "oom"
+    # marker there): keep those inside the temp directory too.
+    cwd = os.getcwd()
+    os.chdir(tmp)
     try:
         for name in args.engines.split(","):
             if name == "cri" and args.quick:
                 continue
             run_engine(name, args, runtimes, tmp, rootfs_tar, oci_tar, results)
     finally:
+        os.chdir(cwd)
         if not args.keep:
             left = hostcheck.mounts_under(tmp)
             if left:
