@@ -21,6 +21,9 @@ cargo test -q -p itest -- --test-threads=4
 echo "== library examples (run from a multi-threaded program, exec, list)"
 cargo build -q --examples -p ocirun
 bash scripts/examples.sh target/debug/examples
+echo "== engines: podman, Docker and containerd running their workloads on ocirun"
+cargo build -q --release -p ocirun-cli
+python3 tests/engines/run --runtime target/release/ocirun --quick
 echo "== benchmark quick mode (proves bench/run works; its numbers mean nothing)"
 cargo build -q --release -p ocirun-cli
 python3 bench/run --quick --ocirun target/release/ocirun
