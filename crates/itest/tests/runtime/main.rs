@@ -16,4 +16,5 @@ mod harness;
 mod hooks;
 mod lifecycle;
 mod namespaces;
+mod netdev;
 mod process;

@@ -53,6 +53,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     if a.needs_fork {
         fork_init(a)?;
     }
+    request_net_devices(a)?;
     if a.mountns {
         let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
         rootfs::set_root_propagation(prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC))?;
@@ -100,6 +101,16 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     }
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
     Ok(plan)
+}
+
+/// In its final network namespace, ask the runtime to move `linux.netDevices` in (it holds
+/// the devices and the privilege over the runtime's namespace; see [`crate::netdev`]).
+fn request_net_devices(a: &InitArgs) -> Result<(), ChildError> {
+    if !a.spec.linux.as_ref().is_some_and(|l| !l.net_devices.is_empty()) {
+        return Ok(());
+    }
+    a.sync.send(&Msg::NetDevices).map_err(sys("ask for network devices"))?;
+    wait_continue(&a.sync, "wait for network devices")
 }
 
 /// Enter the container's cgroup, then (if asked) a cgroup namespace rooted there.
