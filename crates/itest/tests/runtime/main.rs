@@ -15,6 +15,7 @@ mod filesystem;
 mod harness;
 mod hooks;
 mod lifecycle;
+mod mounts;
 mod namespaces;
 mod netdev;
 mod process;
