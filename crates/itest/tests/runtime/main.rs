@@ -8,12 +8,14 @@
 mod cgroups;
 mod cli;
 mod console;
+mod devices;
 mod errors;
 mod exec;
 mod fds;
 mod filesystem;
 mod harness;
 mod hooks;
+mod kernel;
 mod lifecycle;
 mod mounts;
 mod namespaces;

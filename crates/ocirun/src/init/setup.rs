@@ -75,13 +75,14 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     }
     let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
     if let Some(l) = &spec.linux {
+        // Before readonlyPaths, which usually include /proc/sys.
+        write_sysctls(&l.sysctl)?;
         for path in &l.masked_paths {
             rootfs::mask(newroot.as_fd(), path)?;
         }
         for path in &l.readonly_paths {
             rootfs::readonly(newroot.as_fd(), path)?;
         }
-        write_sysctls(&l.sysctl)?;
     }
     set_uts(spec)?;
     if process.terminal {

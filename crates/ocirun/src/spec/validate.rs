@@ -189,8 +189,12 @@ fn validate_linux(spec: &Spec, l: &Linux) -> Result<(), SpecError> {
                 format!("{:?} is not one of c, b, u, p", d.typ),
             ));
         }
-        if !d.path.starts_with("/dev/") {
-            return Err(SpecError::new(format!("linux.devices[{i}].path"), format!("{:?} must be under /dev", d.path)));
+        // The spec lets a device live anywhere in the container, but not at its root.
+        if !d.path.starts_with('/') || d.path.trim_matches('/').is_empty() {
+            return Err(SpecError::new(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} must be an absolute path below /", d.path),
+            ));
         }
         if d.path.split('/').any(|c| c == "..") {
             return Err(SpecError::new(
