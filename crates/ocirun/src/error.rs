@@ -135,6 +135,9 @@ pub enum Error {
     /// A seccomp profile could not be compiled or installed.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// A network device of `linux.netDevices` could not be moved.
+    #[error(transparent)]
+    NetDevice(#[from] crate::netdev::NetDevError),
     /// A system call failed.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -163,6 +166,7 @@ impl Error {
             Error::Hook { .. } => ErrorKind::Hook,
             Error::Cgroup(e) => e.kind(),
             Error::Seccomp(e) => e.kind(),
+            Error::NetDevice(e) => e.kind(),
             Error::Sys(e) => e.kind(),
             Error::Cleanup { error, .. } => error.kind(),
         }

@@ -92,7 +92,7 @@ pub fn features() -> Value {
             "selinux": { "enabled": crate::lsm::selinux_enabled() },
             "intelRdt": { "enabled": std::path::Path::new("/sys/fs/resctrl/schemata").exists() },
             "mountExtensions": { "idmap": { "enabled": true } },
-            "netDevices": { "enabled": false },
+            "netDevices": { "enabled": true },
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]

@@ -71,6 +71,7 @@ pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod lsm;
+pub mod netdev;
 pub mod process;
 pub mod seccomp;
 pub mod spec;

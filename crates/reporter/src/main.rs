@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 const USAGE: &str = "usage: ocirun-reporter [report [SYSCTL...] | exit N | sleep SECS | kill-self SIG |
   cat FILE | write FILE TEXT | ls DIR | stat PATH | syscall NAME | fork N | alloc MB |
-  open-write PATH | wait-signal]";
+  open-write PATH | wait-signal | netdevs]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -76,6 +76,7 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             Err(e) => return io_failure(e),
         },
         "stat" => print(stat(arg(0)?)),
+        "netdevs" => print(report::netdevs()),
         "syscall" => {
             let r = sys::probe_syscall(arg(0)?).ok_or("syscall: unknown name")?;
             print(json!({"syscall": rest[0], "result": report::errno_or(r, |v| json!({"ret": v}))}));

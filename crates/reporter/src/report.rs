@@ -49,6 +49,7 @@ pub fn report(sysctls: &[String]) -> Value {
         "timens_offsets": read_trimmed("/proc/self/timens_offsets"),
         "sysctls": sysctls.iter().map(|s| (s.clone(), sysctl(s))).collect::<Map<_, _>>(),
         "tty": tty(),
+        "clocks": clocks(),
     })
 }
 
@@ -144,4 +145,37 @@ fn tty() -> Value {
         "stdout": sys::isatty(1),
         "size": size(if sys::isatty(1) { 1 } else { 0 }),
     })
+}
+
+/// `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` in seconds, as the process's time namespace shows them.
+fn clocks() -> Value {
+    let secs = |c| errno_or(sys::clock_ns(c), |ns| json!((ns / 1_000_000_000) as i64));
+    json!({"monotonic": secs(libc::CLOCK_MONOTONIC), "boottime": secs(libc::CLOCK_BOOTTIME)})
+}
+
+/// `{"NAME": {"ifindex", "mtu", "up", "mac", "addresses": ["ADDR/PREFIX", ...]}}` for every
+/// interface in /sys/class/net, addresses from getifaddrs.
+pub fn netdevs() -> Value {
+    let addrs = sys::if_addresses().unwrap_or_default();
+    let mut map = Map::new();
+    let names: Vec<String> = fs::read_dir("/sys/class/net")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    for name in names {
+        let attr = |a: &str| read_trimmed(&format!("/sys/class/net/{name}/{a}"));
+        let flags = attr("flags").and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok());
+        let mine: Vec<String> =
+            addrs.iter().filter(|(n, _, _)| *n == name).map(|(_, a, p)| format!("{a}/{p}")).collect();
+        map.insert(
+            name.clone(),
+            json!({
+                "ifindex": attr("ifindex").and_then(|v| v.parse::<u32>().ok()),
+                "mtu": attr("mtu").and_then(|v| v.parse::<u32>().ok()),
+                "up": flags.map(|f| f & 1 != 0),
+                "mac": attr("address"),
+                "addresses": mine,
+            }),
+        );
+    }
+    Value::Object(map)
 }

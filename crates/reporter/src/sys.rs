@@ -283,3 +283,59 @@ pub fn lstat(path: &str) -> Result<libc::stat, i32> {
 pub fn major_minor(dev: libc::dev_t) -> (u32, u32) {
     (libc::major(dev), libc::minor(dev))
 }
+
+/// `(interface, address, prefix length)` of every IPv4 and IPv6 address, from `getifaddrs`.
+pub fn if_addresses() -> Result<Vec<(String, String, u32)>, i32> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: valid out-pointer; the list is freed below.
+    check(unsafe { libc::getifaddrs(&mut head) } as _)?;
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, alive until freeifaddrs.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
+        // SAFETY: ifa_addr is non-null and starts with the family field.
+        let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
+        let (addr, prefix) = match family {
+            libc::AF_INET => {
+                // SAFETY: the family says these are sockaddr_in.
+                let (a, m) = unsafe {
+                    (*(ifa.ifa_addr as *const libc::sockaddr_in), ifa.ifa_netmask.cast::<libc::sockaddr_in>().as_ref())
+                };
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                (ip.to_string(), m.map_or(0, |m| u32::from_be(m.sin_addr.s_addr).count_ones()))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family says these are sockaddr_in6.
+                let (a, m) = unsafe {
+                    (
+                        *(ifa.ifa_addr as *const libc::sockaddr_in6),
+                        ifa.ifa_netmask.cast::<libc::sockaddr_in6>().as_ref(),
+                    )
+                };
+                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                (ip.to_string(), m.map_or(0, |m| m.sin6_addr.s6_addr.iter().map(|b| b.count_ones()).sum()))
+            }
+            _ => continue,
+        };
+        out.push((name, addr, prefix));
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// `clock_gettime` of `clock` in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> Result<i128, i32> {
+    // SAFETY: timespec is plain data.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid clock id and out-pointer.
+    check(unsafe { libc::clock_gettime(clock, &mut ts) } as _)?;
+    Ok(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
+}

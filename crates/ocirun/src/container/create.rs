@@ -253,7 +253,7 @@ impl Runtime {
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };
-        let mut hooks = CreateHooks { st, cg: &cg };
+        let mut hooks = CreateHooks { st, cg: &cg, netns_pin: dir.file(NETNS_PIN) };
         let Spawned { pid, sync, warnings: w } = spawn::spawn(args, plan, &mut hooks)?;
         warnings.extend(w);
         st.pid = pid;
@@ -280,13 +280,24 @@ fn unreachable_console() -> Result<OwnedFd> {
 struct CreateHooks<'a> {
     st: &'a ContainerState,
     cg: &'a cgroups::Cgroup,
+    netns_pin: PathBuf,
 }
+
+/// File in the container's state directory that pins its network namespace while it holds
+/// `linux.netDevices` (see [`crate::netdev`]).
+pub(crate) const NETNS_PIN: &str = "netns";
 
 impl ParentHooks for CreateHooks<'_> {
     fn place(&mut self, _pid: i32) -> Result<()> {
         // The init joins its cgroup itself, as its last set-up step (see InitArgs).
         let _ = self.cg;
         Ok(())
+    }
+
+    fn move_net_devices(&mut self, pid: i32) -> Result<()> {
+        let Some(l) = self.st.config.linux.as_ref() else { return Ok(()) };
+        let netns = crate::netdev::pin(pid, &self.netns_pin)?;
+        Ok(crate::netdev::move_in(l, netns.as_fd())?)
     }
 
     fn run_hooks(&mut self, pid: i32) -> Result<String> {
@@ -331,11 +342,14 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 
 /// Remove what a failed create made.
 fn cleanup_failed(dir: &ContainerDir, st: &ContainerState) -> Result<()> {
+    // The devices go back before the namespace can go away with the init.
+    let net = crate::netdev::release(st.config.linux.as_ref(), &dir.file(NETNS_PIN));
     if st.pid > 0 {
         let _ = p::kill(st.pid, libc::SIGKILL);
     }
     let r = cgroups::destroy_recorded(st);
     dir.remove()?;
+    net?;
     r
 }
 

@@ -16,6 +16,8 @@ impl Runtime {
             Ok(st) => st,
             Err(e @ Error::CorruptState { .. }) => {
                 if force {
+                    // Unpin a network namespace left behind (its devices' names are unknown).
+                    let _ = crate::netdev::release(None, &dir.file(super::create::NETNS_PIN));
                     return dir.remove();
                 }
                 return Err(e);
@@ -33,6 +35,8 @@ impl Runtime {
         if status != Status::Stopped {
             kill_all(&st);
         }
+        // The pinned network namespace outlives the init: give its devices back first.
+        let net = crate::netdev::release(st.config.linux.as_ref(), &dir.file(super::create::NETNS_PIN));
         let cg = super::cgroup::destroy_recorded(&st);
         if let Some(h) = &st.config.hooks {
             let state = serde_json::to_string(&st.oci_state(Status::Stopped)).unwrap_or_default();
@@ -43,6 +47,7 @@ impl Runtime {
             }
         }
         dir.remove()?;
+        net?;
         cg
     }
 }

@@ -283,6 +283,14 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         }
     } else if o.flags & libc::MS_REMOUNT != 0 {
         m::mount(None, &tpath, None, o.flags, data_opt).map_err(err(step.clone()))?;
+    } else if o.idmap.is_some() {
+        // fsconfig takes one option per call, so the label needs no quoting (it may hold commas).
+        let mut fs_data = o.data.clone();
+        if let (Some(label), true) = (ctx.mount_label, label_applies(typ)) {
+            fs_data.push(format!("context={label}"));
+        }
+        super::idmap::new_fs(typ, source, &fs_data, mount_attrs(o.flags), target.as_fd(), mnt)
+            .map_err(err(format!("{step}: idmap")))?;
     } else {
         let r = m::mount(Some(source), &tpath, Some(typ), o.flags, data_opt);
         match r {
@@ -322,13 +330,27 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         let attr = MountAttr { attr_set: o.attr_set, attr_clr: o.attr_clr, ..Default::default() };
         m::mount_setattr(fresh.as_fd(), true, &attr).map_err(err(step.clone()))?;
     }
-    if o.idmap.is_some() && !bind {
-        return Err(ChildError::sys(
-            format!("{step}: idmap"),
-            SysError::new("idmap (only bind mounts can be idmapped here)", libc::EOPNOTSUPP),
-        ));
-    }
     Ok(())
+}
+
+/// The `MOUNT_ATTR_*` equivalent of a new mount's `MS_*` flags, for fsmount(2).
+fn mount_attrs(flags: u64) -> u64 {
+    let mut a = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (libc::MS_NOATIME, MOUNT_ATTR_NOATIME),
+        (libc::MS_STRICTATIME, MOUNT_ATTR_STRICTATIME),
+        (libc::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+        (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+    ] {
+        if flags & ms != 0 {
+            a |= attr;
+        }
+    }
+    a
 }
 
 fn label_applies(typ: &str) -> bool {

@@ -58,9 +58,16 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     if a.needs_fork {
         fork_init(a)?;
     }
+    request_net_devices(a)?;
+    let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
     if a.mountns {
-        let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
-        rootfs::set_root_propagation(prop.unwrap_or(libc::MS_SLAVE | libc::MS_REC))?;
+        // A shared root would send the set-up mounts to the host and make pivot_root fail:
+        // set up under rslave, and share the new root once it is in place.
+        let setup_prop = match prop {
+            Some(p) if p & libc::MS_SHARED == 0 => p,
+            _ => libc::MS_SLAVE | libc::MS_REC,
+        };
+        rootfs::set_root_propagation(setup_prop)?;
         rootfs::bind_self(&a.rootfs)?;
     }
     let root = open_rootfs(&a.rootfs)?;
@@ -68,6 +75,9 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     make_devices(a, &root)?;
     let state_json = hooks_before_pivot(a)?;
     rootfs::pivot(root.as_fd(), a.no_pivot || !a.mountns)?;
+    if let Some(shared) = prop.filter(|p| a.mountns && p & libc::MS_SHARED != 0) {
+        rootfs::set_root_propagation(shared)?;
+    }
     let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
     if let Some(l) = &spec.linux {
         // Sysctls first: readonlyPaths usually contains /proc/sys.
@@ -106,6 +116,16 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     }
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
     Ok(plan)
+}
+
+/// In its final network namespace, ask the runtime to move `linux.netDevices` in (it holds
+/// the devices and the privilege over the runtime's namespace; see [`crate::netdev`]).
+fn request_net_devices(a: &InitArgs) -> Result<(), ChildError> {
+    if !a.spec.linux.as_ref().is_some_and(|l| !l.net_devices.is_empty()) {
+        return Ok(());
+    }
+    a.sync.send(&Msg::NetDevices).map_err(sys("ask for network devices"))?;
+    wait_continue(&a.sync, "wait for network devices")
 }
 
 /// Enter the container's cgroup, then (if asked) a cgroup namespace rooted there.

@@ -75,10 +75,14 @@ pub fn plan(linux: Option<&Linux>) -> Result<NsPlan> {
         }
     }
     p.new_userns = new & libc::CLONE_NEWUSER != 0;
-    let late = new & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME;
+    // A new time namespace takes a fork to enter; a pid namespace made at clone would make
+    // the child its pid 1, which may not fork with CLONE_PARENT (and whose exit ends the
+    // namespace), so then the pid namespace is unshared together with the time namespace.
+    let forked = if new & libc::CLONE_NEWTIME != 0 { libc::CLONE_NEWTIME | libc::CLONE_NEWPID } else { 0 };
+    let late = new & !libc::CLONE_NEWCGROUP & !forked;
     if p.join.is_empty() {
         p.clone_flags = late as u64;
-        p.unshare_flags = new & libc::CLONE_NEWTIME;
+        p.unshare_flags = new & forked;
     } else {
         p.unshare_flags = new & !libc::CLONE_NEWCGROUP;
         p.late_userns = p.new_userns;
@@ -94,6 +98,14 @@ pub fn plan(linux: Option<&Linux>) -> Result<NsPlan> {
 mod tests {
     use super::*;
     use crate::spec::Namespace;
+
+    #[test]
+    fn time_namespace_moves_the_pid_namespace_to_unshare() {
+        let p = plan(Some(&linux(&[("pid", None), ("time", None), ("mount", None)]))).unwrap();
+        assert_eq!(p.clone_flags, libc::CLONE_NEWNS as u64);
+        assert_eq!(p.unshare_flags, libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
+        assert!(p.needs_fork);
+    }
 
     fn linux(ns: &[(&str, Option<&str>)]) -> Linux {
         Linux {

@@ -18,6 +18,10 @@ pub trait ParentHooks {
     fn place(&mut self, pid: i32) -> Result<()>;
     /// Run prestart and createRuntime hooks for the init `pid`; return the state JSON.
     fn run_hooks(&mut self, pid: i32) -> Result<String>;
+    /// Move `linux.netDevices` into the network namespace of the init `pid`.
+    fn move_net_devices(&mut self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The running init as the parent sees it.
@@ -99,6 +103,13 @@ fn drive(
                 // Reap the middle process that forked the init.
                 let _ = p::waitpid(child, false);
             }
+            Some(Msg::NetDevices) => match parent.move_net_devices(*init_pid) {
+                Ok(()) => sync.send(&Msg::Continue)?,
+                Err(e) => {
+                    let _ = sync.send(&Msg::Error(crate::process::sync::ChildError::msg("netDevices", e.to_string())));
+                    return Err(e);
+                }
+            },
             Some(Msg::RunHooks) => match parent.run_hooks(*init_pid) {
                 Ok(state) => sync.send(&Msg::State(state))?,
                 Err(e) => {

@@ -61,6 +61,9 @@ pub enum Msg {
     MapsNeeded,
     /// Run the prestart and createRuntime hooks now.
     RunHooks,
+    /// The child is in its final namespaces: move `linux.netDevices` into its network
+    /// namespace now.
+    NetDevices,
     /// Set-up is done; the init waits for `start`.
     Ready,
     /// Set-up failed.

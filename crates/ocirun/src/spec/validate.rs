@@ -189,8 +189,12 @@ fn validate_linux(spec: &Spec, l: &Linux) -> Result<(), SpecError> {
                 format!("{:?} is not one of c, b, u, p", d.typ),
             ));
         }
-        if !d.path.starts_with("/dev/") {
-            return Err(SpecError::new(format!("linux.devices[{i}].path"), format!("{:?} must be under /dev", d.path)));
+        // The spec lets a device live anywhere in the container, but not at its root.
+        if !d.path.starts_with('/') || d.path.trim_matches('/').is_empty() {
+            return Err(SpecError::new(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} must be an absolute path below /", d.path),
+            ));
         }
         if d.path.split('/').any(|c| c == "..") {
             return Err(SpecError::new(
@@ -216,12 +220,43 @@ fn validate_linux(spec: &Spec, l: &Linux) -> Result<(), SpecError> {
             "moving network devices needs a network namespace in linux.namespaces",
         ));
     }
+    let mut inside = std::collections::BTreeSet::new();
+    for (host, dev) in &l.net_devices {
+        let name = dev.name.as_deref().unwrap_or(host);
+        for (field, n) in
+            [(format!("linux.netDevices.{host}"), host.as_str()), (format!("linux.netDevices.{host}.name"), name)]
+        {
+            if !valid_ifname(n) {
+                return Err(SpecError::new(
+                    field,
+                    format!(
+                        "{n:?} is not a valid interface name (1 to 15 bytes, no '/', ':' or whitespace, not . or ..)"
+                    ),
+                ));
+            }
+        }
+        if !inside.insert(name) {
+            return Err(SpecError::new(
+                format!("linux.netDevices.{host}.name"),
+                format!("two devices would be called {name:?} in the container"),
+            ));
+        }
+    }
     if let Some(p) = &l.personality {
         if p.domain != "LINUX" && p.domain != "LINUX32" {
             return Err(SpecError::new("linux.personality.domain", format!("{:?} is not LINUX or LINUX32", p.domain)));
         }
     }
     Ok(())
+}
+
+/// The kernel's rule for interface names (`dev_valid_name`).
+fn valid_ifname(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() < 16
+        && n != "."
+        && n != ".."
+        && !n.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace())
 }
 
 fn check_mappings(field: &str, maps: &[crate::spec::IdMapping]) -> Result<(), SpecError> {

@@ -1,4 +1,4 @@
-//! statvfs, for the flags a remount must keep.
+//! statvfs, for the flags a remount must keep; statfs, to recognise namespace files.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -16,4 +16,19 @@ pub fn statvfs_flags(path: &Path) -> SysResult<u64> {
         return Err(SysError::last_at("statvfs", path));
     }
     Ok(st.f_flag)
+}
+
+/// `NSFS_MAGIC` (linux/magic.h): the filesystem of `/proc/PID/ns/*` files.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Whether `fd` is a namespace file (on nsfs), e.g. a live bind mount of one.
+pub fn is_nsfs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain data.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } == -1 {
+        return false;
+    }
+    st.f_type as i64 == NSFS_MAGIC
 }

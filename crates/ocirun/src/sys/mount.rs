@@ -1,5 +1,6 @@
 //! Mounts and the filesystem calls that build the container's root: mount(2), the new mount API
-//! (open_tree, move_mount, mount_setattr), pivot_root, chroot, mknod and openat2.
+//! (open_tree, move_mount, mount_setattr, fsopen/fsconfig/fsmount), pivot_root, chroot, mknod
+//! and openat2.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -287,4 +288,64 @@ pub fn fstat_id(fd: BorrowedFd<'_>) -> SysResult<(u64, u64)> {
         return Err(SysError::last("fstat"));
     }
     Ok((st.st_dev, st.st_ino))
+}
+
+fn cstring(s: &str, op: &'static str) -> SysResult<CString> {
+    CString::new(s).map_err(|_| SysError::new(op, libc::EINVAL))
+}
+
+/// `fsopen(2)`: a filesystem context for `fstype`, to configure with [`fsconfig`].
+pub fn fsopen(fstype: &str) -> SysResult<OwnedFd> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    let t = cstring(fstype, "fsopen")?;
+    // SAFETY: valid C string.
+    let r = unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), FSOPEN_CLOEXEC) };
+    if r < 0 {
+        return Err(SysError::last("fsopen"));
+    }
+    // SAFETY: fresh fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// One `fsconfig(2)` step on a filesystem context.
+#[derive(Debug, Clone, Copy)]
+pub enum FsConfig<'a> {
+    /// `FSCONFIG_SET_FLAG key`.
+    Flag(&'a str),
+    /// `FSCONFIG_SET_STRING key=value`.
+    String(&'a str, &'a str),
+    /// `FSCONFIG_CMD_CREATE`: make the superblock.
+    Create,
+}
+
+/// `fsconfig(2)`.
+pub fn fsconfig(fs: BorrowedFd<'_>, step: FsConfig<'_>) -> SysResult<()> {
+    const SET_FLAG: u32 = 0;
+    const SET_STRING: u32 = 1;
+    const CMD_CREATE: u32 = 6;
+    let (cmd, key, value) = match step {
+        FsConfig::Flag(k) => (SET_FLAG, Some(cstring(k, "fsconfig")?), None),
+        FsConfig::String(k, v) => (SET_STRING, Some(cstring(k, "fsconfig")?), Some(cstring(v, "fsconfig")?)),
+        FsConfig::Create => (CMD_CREATE, None, None),
+    };
+    let kp = key.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
+    let vp = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
+    // SAFETY: valid fd; key and value are NUL-terminated or null as the command requires.
+    let r = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, kp, vp, 0) };
+    if r == -1 {
+        return Err(SysError::last("fsconfig"));
+    }
+    Ok(())
+}
+
+/// `fsmount(2)`: a detached mount of the created filesystem context, with `MOUNT_ATTR_*` flags.
+pub fn fsmount(fs: BorrowedFd<'_>, attrs: u64) -> SysResult<OwnedFd> {
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    // SAFETY: valid fd and plain integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs as libc::c_uint) };
+    if r < 0 {
+        return Err(SysError::last("fsmount"));
+    }
+    // SAFETY: fresh fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }

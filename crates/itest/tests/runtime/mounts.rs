@@ -1,0 +1,243 @@
+//! Mounts beyond the basics: rootfs propagation, recursive attributes, tmpcopyup, idmapped bind
+//! and tmpfs mounts, masked directories, `--no-pivot`, and a clean host mount table afterwards.
+
+use std::os::unix::fs::{chown, MetadataExt};
+use std::path::Path;
+use std::process::Command;
+
+use itest::{skip, Test};
+use serde_json::{json, Value};
+
+fn push_mount(t: &mut Test, m: Value) {
+    t.config["mounts"].as_array_mut().expect("mounts").push(m);
+}
+
+/// The mountinfo line of the mount at `target` (the last one, if stacked).
+fn mountinfo_line(report: &Value, target: &str) -> String {
+    let lines = report["mountinfo"].as_array().expect("mountinfo");
+    lines
+        .iter()
+        .filter_map(Value::as_str)
+        .rfind(|l| l.split(' ').nth(4) == Some(target))
+        .unwrap_or_else(|| panic!("{target} is not mounted: {lines:#?}"))
+        .to_string()
+}
+
+/// Per-mount options (field 6) and optional fields (between field 6 and `-`) of a line.
+fn opts_and_optional(line: &str) -> (Vec<String>, Vec<String>) {
+    let f: Vec<&str> = line.split(' ').collect();
+    let opts = f.get(5).map(|o| o.split(',').map(String::from).collect()).unwrap_or_default();
+    let optional = f.iter().skip(6).take_while(|x| **x != "-").map(|s| s.to_string()).collect();
+    (opts, optional)
+}
+
+/// `mount -t tmpfs` at `dir` on the host, unmounted when the test ends.
+fn host_tmpfs(t: &mut Test, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(dir).status().is_ok_and(|s| s.success());
+    assert!(ok, "mount tmpfs at {}", dir.display());
+    let d = dir.to_path_buf();
+    t.on_cleanup(move || {
+        let _ = Command::new("umount").arg(&d).status();
+    });
+}
+
+#[test]
+fn rootfs_propagation_values_show_in_mountinfo() {
+    let Some(mut t) = Test::new() else { return };
+    // "slave" only shows a master when the host mount under the rootfs is shared.
+    let host_shared = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        f.get(4) == Some(&"/") && f.iter().skip(6).take_while(|x| **x != "-").any(|x| x.starts_with("shared:"))
+    });
+    for (prop, want) in [("private", None), ("shared", Some("shared:")), ("slave", Some("master:"))] {
+        t.config["linux"]["rootfsPropagation"] = json!(prop);
+        let r = t.report();
+        let (_, optional) = opts_and_optional(&mountinfo_line(&r, "/"));
+        match want {
+            None => assert!(optional.is_empty(), "{prop}: / has {optional:?}"),
+            Some(_) if prop == "slave" && !host_shared => {
+                assert!(!optional.iter().any(|o| o.starts_with("shared:")), "{prop}: / has {optional:?}")
+            }
+            Some(w) => assert!(optional.iter().any(|o| o.starts_with(w)), "{prop}: / has {optional:?}, want {w}N"),
+        }
+    }
+}
+
+#[test]
+fn recursive_attributes_reach_the_submounts_of_an_rbind() {
+    let Some(mut t) = Test::new() else { return };
+    let src = t.dir.join("src");
+    host_tmpfs(&mut t, &src.join("sub"));
+    push_mount(
+        &mut t,
+        json!({"destination": "/mnt", "type": "bind", "source": src,
+               "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec"]}),
+    );
+    let r = t.report();
+    for target in ["/mnt", "/mnt/sub"] {
+        let (opts, _) = opts_and_optional(&mountinfo_line(&r, target));
+        for o in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(opts.iter().any(|x| x == o), "{target} lacks {o}: {opts:?}");
+        }
+    }
+    let out = t.run_reporter(&["open-write", "/mnt/sub/new"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+    assert!(!src.join("sub/new").exists());
+    // A plain "ro" applies to the top mount only: the submount stays writable.
+    t.config["mounts"].as_array_mut().unwrap().pop();
+    push_mount(&mut t, json!({"destination": "/mnt", "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+    let out = t.run_reporter(&["open-write", "/mnt/sub/new"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+}
+
+#[test]
+fn tmpcopyup_copies_the_image_content_into_the_tmpfs() {
+    let Some(mut t) = Test::new() else { return };
+    std::fs::create_dir_all(t.rootfs.join("srv/deep")).unwrap();
+    std::fs::write(t.rootfs.join("srv/deep/seed"), "from the image").unwrap();
+    push_mount(&mut t, json!({"destination": "/srv", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    let out = t.run_reporter(&["cat", "/srv/deep/seed"]);
+    assert_eq!(out.stdout, "from the image", "{out}");
+    let r = t.report();
+    assert!(mountinfo_line(&r, "/srv").contains(" - tmpfs "), "{}", mountinfo_line(&r, "/srv"));
+    // Writes land in the tmpfs, not in the image.
+    let out = t.run_reporter(&["write", "/srv/deep/seed", "changed"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+    assert_eq!(std::fs::read_to_string(t.rootfs.join("srv/deep/seed")).unwrap(), "from the image");
+}
+
+fn stat_of(t: &mut Test, path: &str) -> Value {
+    let out = t.run_reporter(&["stat", path]);
+    out.expect_ok();
+    out.json()
+}
+
+#[test]
+fn idmapped_bind_mounts_show_mapped_owners() {
+    let Some(mut t) = Test::new() else { return };
+    let src = t.dir.join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    chown(src.join("f"), Some(1000), Some(1001)).unwrap();
+    host_tmpfs(&mut t, &src.join("sub"));
+    std::fs::write(src.join("sub/g"), "y").unwrap();
+    chown(src.join("sub/g"), Some(1002), Some(1003)).unwrap();
+    let maps = json!([{"containerID": 1000, "hostID": 2000, "size": 10}]);
+    push_mount(
+        &mut t,
+        json!({"destination": "/mnt", "type": "bind", "source": src, "options": ["rbind", "ridmap"],
+               "uidMappings": maps, "gidMappings": maps}),
+    );
+    let st = stat_of(&mut t, "/mnt/f");
+    assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(2000), json!(2001)), "{st}");
+    let st = stat_of(&mut t, "/mnt/sub/g");
+    assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(2002), json!(2003)), "ridmap submount: {st}");
+    // The host files keep their owners.
+    assert_eq!(std::fs::metadata(src.join("f")).unwrap().uid(), 1000);
+
+    // Plain idmap maps the top mount only.
+    t.config["mounts"].as_array_mut().unwrap().pop();
+    push_mount(
+        &mut t,
+        json!({"destination": "/mnt", "type": "bind", "source": src, "options": ["bind", "idmap"],
+               "uidMappings": maps, "gidMappings": maps}),
+    );
+    let st = stat_of(&mut t, "/mnt/f");
+    assert_eq!(st["uid"], 2000, "{st}");
+}
+
+#[test]
+fn idmapped_tmpfs_is_owned_by_the_mapped_ids() {
+    let Some(mut t) = Test::new() else { return };
+    let maps = json!([{"containerID": 0, "hostID": 3000, "size": 1}]);
+    push_mount(
+        &mut t,
+        json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["idmap", "nosuid", "mode=750", "size=1m"],
+               "uidMappings": maps, "gidMappings": maps}),
+    );
+    let st = stat_of(&mut t, "/mnt");
+    assert_eq!(
+        (st["uid"].clone(), st["gid"].clone(), st["mode"].clone()),
+        (json!(3000), json!(3000), json!(0o750)),
+        "{st}"
+    );
+    let r = t.report();
+    let line = mountinfo_line(&r, "/mnt");
+    assert!(line.contains(" - tmpfs ") && line.contains("idmapped"), "{line}");
+    let (opts, _) = opts_and_optional(&line);
+    assert!(opts.iter().any(|o| o == "nosuid"), "{line}");
+}
+
+#[test]
+fn masked_directories_are_empty_read_only_tmpfs() {
+    let Some(mut t) = Test::new() else { return };
+    std::fs::create_dir_all(t.rootfs.join("srv/secret")).unwrap();
+    std::fs::write(t.rootfs.join("srv/secret/key"), "k").unwrap();
+    t.config["linux"]["maskedPaths"] = json!(["/srv/secret"]);
+    let r = t.report();
+    let line = mountinfo_line(&r, "/srv/secret");
+    assert!(line.contains(" - tmpfs "), "{line}");
+    assert!(opts_and_optional(&line).0.iter().any(|o| o == "ro"), "{line}");
+    let out = t.run_reporter(&["ls", "/srv/secret"]);
+    assert_eq!(out.json(), json!([]), "{out}");
+    let out = t.run_reporter(&["open-write", "/srv/secret/new"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+}
+
+#[test]
+fn no_pivot_runs_the_container_in_its_rootfs() {
+    let Some(mut t) = Test::new() else { return };
+    t.reporter_args(&["report"]);
+    t.write_config();
+    let out = t.rt(&["run", "--no-pivot", "--bundle", &t.bundle_str(), &t.id]);
+    out.expect_ok();
+    let r = out.json();
+    assert_eq!(r["hostname"], "itest", "{out}");
+    // The reporter runs from the bundle's rootfs, not from the host's root.
+    t.reporter_args(&["ls", "/"]);
+    t.write_config();
+    let out = t.rt(&["run", "--no-pivot", "--bundle", &t.bundle_str(), &t.id]);
+    let names = out.json();
+    assert!(names.as_array().unwrap().iter().any(|n| n == "bin"), "{out}");
+    assert!(!names.as_array().unwrap().iter().any(|n| n == "boot" || n == "usr"), "host root visible: {out}");
+}
+
+/// The host's mount table outside any itest directory: what a leak would add to.
+fn host_mounts() -> Vec<String> {
+    let tmp = std::env::temp_dir().join("ocirun-itest-").to_string_lossy().into_owned();
+    let mut v: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let target = *f.get(4)?;
+            let source = f.iter().skip_while(|x| **x != "-").nth(2).copied().unwrap_or("");
+            (!target.starts_with(&tmp)).then(|| format!("{target} {source}"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn nothing_is_left_in_the_host_mount_table_after_delete() {
+    let Some(mut t) = Test::new() else { return };
+    let src = t.dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    push_mount(&mut t, json!({"destination": "/mnt", "type": "bind", "source": src, "options": ["rbind", "rro"]}));
+    push_mount(&mut t, json!({"destination": "/srv", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    t.config["linux"]["maskedPaths"] = json!(["/sys/firmware"]);
+    let before = host_mounts();
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+    let after = host_mounts();
+    let added: Vec<&String> = after.iter().filter(|m| !before.contains(m)).collect();
+    if !added.is_empty() && added.iter().all(|m| !m.contains("ocirun") && !m.contains("nsfs")) {
+        skip(&format!("the host mounted something unrelated meanwhile: {added:?}"));
+        return;
+    }
+    assert!(added.is_empty(), "mounts left on the host: {added:?}");
+}
