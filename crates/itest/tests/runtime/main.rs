@@ -15,3 +15,4 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod stress;
