@@ -176,7 +176,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -187,12 +187,12 @@ impl Rng {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 
     /// A generator for another thread, derived from this one.
     pub fn fork(&mut self) -> Rng {
-        Rng::new(self.next() ^ 0x9e37_79b9_7f4a_7c15)
+        Rng::new(self.next_u64() ^ 0x9e37_79b9_7f4a_7c15)
     }
 
     /// A random container id: letters and digits, 6 to 40 characters, after `prefix`.

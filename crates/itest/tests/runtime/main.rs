@@ -8,6 +8,7 @@
 mod cli;
 mod console;
 mod errors;
+mod faults;
 mod fds;
 mod filesystem;
 mod harness;
