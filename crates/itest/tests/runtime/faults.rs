@@ -25,18 +25,30 @@ fn marked_sleeper(t: &mut Test) -> String {
     marker
 }
 
-/// Fails the test if anything of the test's containers is left on the host, after cleaning it up.
+/// Fails the test if anything of the test's containers is left on the host, after cleaning it
+/// up. Leftover cgroups are checked last, under `cgroup_bug` when that names a reported bug.
 #[track_caller]
-fn assert_nothing_left(t: &Test, marker: &str, prefix: &str, mounts_before: &std::collections::BTreeSet<host::MountEntry>) {
+fn assert_nothing_left(
+    t: &Test,
+    marker: &str,
+    prefix: &str,
+    mounts_before: &std::collections::BTreeSet<host::MountEntry>,
+    cgroup_bug: Option<&str>,
+) {
     let procs = host::wait_marked_gone(marker, Duration::from_secs(5));
     host::kill_marked(marker);
+    std::thread::sleep(Duration::from_millis(100));
     let cgroups = host::runtime_cgroups(prefix);
     host::remove_cgroups(&cgroups);
     assert!(procs.is_empty(), "container processes left: {procs:#?}");
-    assert!(cgroups.is_empty(), "cgroups left: {cgroups:#?}");
     assert_eq!(host::state_entries(&t.root), Vec::<String>::new(), "state left in the root");
     let changed = host::mount_changes(mounts_before, &t.dir);
     assert!(changed.is_empty(), "the host's mount table changed:\n{changed}");
+    let check = || assert!(cgroups.is_empty(), "cgroups left: {cgroups:#?}");
+    match cgroup_bug {
+        Some(bug) => host::known_bug(bug, check),
+        None => check(),
+    }
 }
 
 #[track_caller]
@@ -77,7 +89,9 @@ fn sigkill_during_create_then_delete_force_cleans_up() {
         assert!(st.stderr.contains("does not exist"), "still known after delete --force: {st}");
     }
     note(&format!("{n} creates killed after 0-50 ms: {interrupted} while running, {finished} after they had finished"));
-    assert_nothing_left(&t, &marker, &prefix, &mounts_before);
+    // B2: a create killed between making the cgroup and recording it in state.json leaves the
+    // cgroup, and `delete --force` does not know it.
+    assert_nothing_left(&t, &marker, &prefix, &mounts_before, Some("B2"));
 }
 
 #[test]
@@ -223,7 +237,36 @@ fn delete_force_of_a_live_container_with_a_corrupt_state_removes_everything() {
     let out = t.rt(&["delete", "--force", &id]);
     no_crash(&out);
     out.expect_ok();
-    assert_nothing_left(&t, &marker, &id, &mounts_before);
+    // B3: delete --force only removes the directory; the init and its cgroup stay.
+    host::known_bug("B3", || assert_nothing_left(&t, &marker, &id, &mounts_before, None));
+    host::kill_marked(&marker);
+    std::thread::sleep(Duration::from_millis(200));
+    host::remove_cgroups(&host::runtime_cgroups(&id));
+}
+
+#[test]
+fn commands_during_create_never_call_the_container_corrupt() {
+    // B1: `Store::create` makes the container's directory before it takes the lock and writes
+    // state.json, so a command in between finds a directory without a state file and calls it
+    // corrupt (and `delete --force` would remove a container being made).
+    let Some(mut t) = Test::new() else { return };
+    let marker = marked_sleeper(&mut t);
+    t.write_config();
+    let n = host::env_usize("OCIRUN_FAULT_N", 40) * 4;
+    host::known_bug("B1", || {
+        for i in 0..n {
+            let id = t.other_id(&format!("r{i}"));
+            let mut create = t.command(&["create", "--bundle", &t.bundle_str(), &id]);
+            create.stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = create.spawn().expect("spawn create");
+            let st = t.rt(&["state", &id]);
+            let _ = child.wait();
+            let _ = t.rt(&["delete", "--force", &id]);
+            no_crash(&st);
+            assert!(!st.stderr.contains("corrupt"), "iteration {i}: state during create: {st}");
+        }
+    });
+    assert!(host::wait_marked_gone(&marker, Duration::from_secs(5)).is_empty());
 }
 
 #[test]
