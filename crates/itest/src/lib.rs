@@ -26,6 +26,7 @@
 pub mod cleanup;
 pub mod console;
 pub mod fixture;
+pub mod host;
 pub mod leaks;
 pub mod reporter;
 pub mod runtime;

@@ -5,6 +5,7 @@
 //! runtime has that feature. Tests run in parallel: each has its own directory, `--root` and
 //! container ids.
 
+mod bad_bundles;
 mod cgroups;
 mod cli;
 mod compat;
@@ -13,6 +14,7 @@ mod devices;
 mod errors;
 mod escapes;
 mod exec;
+mod faults;
 mod fds;
 mod filesystem;
 mod harness;
@@ -23,3 +25,4 @@ mod mounts;
 mod namespaces;
 mod netdev;
 mod process;
+mod stress;
