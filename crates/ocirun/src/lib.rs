@@ -29,6 +29,7 @@ pub mod init;
 pub mod log;
 pub mod lsm;
 pub mod process;
+pub mod rootless;
 pub mod seccomp;
 pub mod spec;
 pub mod state;
