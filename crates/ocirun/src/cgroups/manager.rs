@@ -150,15 +150,22 @@ impl Manager {
 
     /// Write `linux.resources` (at create time, before any process joins).
     pub fn apply(&self, r: &Resources) -> Result<()> {
-        self.write_resources(r, false)
+        self.write_resources(r, false, true)
+    }
+
+    /// Write `linux.resources` except the device rules, for a rootless container: an
+    /// unprivileged caller cannot load the device eBPF program, and in a user namespace device
+    /// nodes are bind mounts whose access the host's file permissions already bound.
+    pub fn apply_without_devices(&self, r: &Resources) -> Result<()> {
+        self.write_resources(r, false, false)
     }
 
     /// Change resources of a live container; honours `memory.checkBeforeUpdate`.
     pub fn update(&self, r: &Resources) -> Result<()> {
-        self.write_resources(r, true)
+        self.write_resources(r, true, true)
     }
 
-    fn write_resources(&self, r: &Resources, update: bool) -> Result<()> {
+    fn write_resources(&self, r: &Resources, update: bool, devices: bool) -> Result<()> {
         let v2c = self.v2_controllers()?;
         let missing = |controller: &str, field| {
             Err(CgroupError::ControllerUnavailable { controller: controller.to_string(), field })
@@ -225,7 +232,9 @@ impl Manager {
                 None => return missing("rdma", "linux.resources.rdma"),
             }
         }
-        self.devices(r)?;
+        if devices {
+            self.devices(r)?;
+        }
         if !r.unified.is_empty() {
             match self.unified_dir() {
                 Some(d) => v2::unified(&d, &r.unified)?,
