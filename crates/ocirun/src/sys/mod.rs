@@ -87,5 +87,6 @@ pub mod caps;
 pub mod fd;
 pub mod fs_stat;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod seccomp;
