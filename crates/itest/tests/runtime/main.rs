@@ -16,3 +16,4 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod rootless;
