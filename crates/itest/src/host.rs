@@ -141,11 +141,8 @@ pub fn remove_cgroups(dirs: &BTreeSet<PathBuf>) {
 /// Entries left in a runtime state root, other than the seccomp cache.
 pub fn state_entries(root: &Path) -> Vec<String> {
     let Ok(rd) = fs::read_dir(root) else { return Vec::new() };
-    let mut names: Vec<String> = rd
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "seccomp-cache")
-        .collect();
+    let mut names: Vec<String> =
+        rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "seccomp-cache").collect();
     names.sort();
     names
 }
@@ -163,9 +160,10 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeded from `var` in the environment if set, else from the clock. Prints the seed.
     pub fn from_env(var: &str) -> Rng {
-        let seed = std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-        });
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
         crate::note(&format!("seed {seed} (set {var}={seed} to replay)"));
         Rng::new(seed)
     }

@@ -141,6 +141,9 @@ pub enum Error {
     /// A system call failed.
     #[error(transparent)]
     Sys(#[from] SysError),
+    /// Running without privileges needs something the config or the host lacks.
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// Setup failed and cleaning up after it failed too.
     #[error("{error}; cleaning up also failed: {cleanup}")]
     Cleanup {
@@ -168,6 +171,7 @@ impl Error {
             Error::Seccomp(e) => e.kind(),
             Error::NetDevice(e) => e.kind(),
             Error::Sys(e) => e.kind(),
+            Error::Rootless(e) => e.kind(),
             Error::Cleanup { error, .. } => error.kind(),
         }
     }

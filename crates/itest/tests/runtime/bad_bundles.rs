@@ -148,9 +148,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "process.args of 300000 strings (past ARG_MAX)",
             setup: |t| {
-                let huge: Vec<String> = std::iter::once("true".to_string())
-                    .chain((0..300_000).map(|i| format!("argument-{i}")))
-                    .collect();
+                let huge: Vec<String> =
+                    std::iter::once("true".to_string()).chain((0..300_000).map(|i| format!("argument-{i}"))).collect();
                 t.config["process"]["args"] = json!(huge);
             },
             expect: Expect::StartFails("argument list too long"),
@@ -225,7 +224,10 @@ fn cases() -> Vec<Case> {
         Case {
             name: "mount with a relative destination",
             setup: |t| {
-                t.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "mnt", "type": "tmpfs", "source": "tmpfs"}))
+                t.config["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "mnt", "type": "tmpfs", "source": "tmpfs"}))
             },
             expect: Expect::CreateFails("must be an absolute path"),
             check: None,

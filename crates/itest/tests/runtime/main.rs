@@ -25,4 +25,5 @@ mod mounts;
 mod namespaces;
 mod netdev;
 mod process;
+mod rootless;
 mod stress;

@@ -9,7 +9,7 @@ use ocirun::{CreateOptions, Error, RunOptions, Runtime};
 use crate::cli::{Cli, Command, CreateArgs};
 
 fn runtime(cli: &Cli) -> Runtime {
-    let root = cli.global.root.clone().unwrap_or_else(default_root);
+    let root = cli.global.root.clone().unwrap_or_else(ocirun::rootless::default_root);
     let mut rt = Runtime::new(root);
     rt.systemd_cgroup = cli.global.systemd_cgroup;
     rt.rootless = match cli.global.rootless.as_deref() {
@@ -18,15 +18,6 @@ fn runtime(cli: &Cli) -> Runtime {
         _ => ocirun::sys::process::geteuid() != 0,
     };
     rt
-}
-
-fn default_root() -> std::path::PathBuf {
-    if ocirun::sys::process::geteuid() != 0 {
-        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
-            return std::path::PathBuf::from(dir).join("ocirun");
-        }
-    }
-    ocirun::container::DEFAULT_ROOT.into()
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {

@@ -150,15 +150,22 @@ impl Manager {
 
     /// Write `linux.resources` (at create time, before any process joins).
     pub fn apply(&self, r: &Resources) -> Result<()> {
-        self.write_resources(r, false)
+        self.write_resources(r, false, true)
+    }
+
+    /// Write `linux.resources` except the device rules, for a rootless container: an
+    /// unprivileged caller cannot load the device eBPF program, and in a user namespace device
+    /// nodes are bind mounts whose access the host's file permissions already bound.
+    pub fn apply_without_devices(&self, r: &Resources) -> Result<()> {
+        self.write_resources(r, false, false)
     }
 
     /// Change resources of a live container; honours `memory.checkBeforeUpdate`.
     pub fn update(&self, r: &Resources) -> Result<()> {
-        self.write_resources(r, true)
+        self.write_resources(r, true, true)
     }
 
-    fn write_resources(&self, r: &Resources, update: bool) -> Result<()> {
+    fn write_resources(&self, r: &Resources, update: bool, devices: bool) -> Result<()> {
         let normalized = zero_means_unset(r);
         let r = &normalized;
         let v2c = self.v2_controllers()?;
@@ -229,7 +236,7 @@ impl Manager {
         }
         // An update that does not touch the device rules leaves them alone: rewriting them
         // starts from "deny all" and would refuse the container its devices for a moment.
-        if !update || !r.devices.is_empty() {
+        if devices && (!update || !r.devices.is_empty()) {
             self.devices(r)?;
         }
         if !r.unified.is_empty() {

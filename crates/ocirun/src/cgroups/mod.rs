@@ -10,6 +10,7 @@
 //!   `cgroup.freeze`, `cgroup.kill`, `cgroup.events` and a target for device eBPF programs.
 //!
 //! What lives where: [`layout`] finds the mounts (from an injectable mountinfo file),
+//! [`delegated`] finds the subtree an unprivileged caller may use,
 //! [`path`] turns `linux.cgroupsPath` into a path, [`manager`] owns the directories and the
 //! lifecycle (create, join, freeze, kill, destroy), [`v1`] and [`v2`] write
 //! `linux.resources` to files, [`devices`] turns device rules into v1 lines or an eBPF program,
@@ -37,6 +38,7 @@
 //! so a config is never silently half-applied. `memory.kernel` is deprecated by the spec and
 //! ignored everywhere the kernel no longer has it.
 
+pub mod delegated;
 pub mod devices;
 mod fs;
 pub mod layout;

@@ -130,6 +130,9 @@ impl Runtime {
     pub(crate) fn create_with(&self, id: &str, opts: &CreateOptions, console: Console) -> Result<Created> {
         crate::state::validate_id(id)?;
         let (mut spec, bundle, rootfs) = load_bundle(opts)?;
+        if self.rootless {
+            crate::rootless::require_user_namespace(&spec)?;
+        }
         if opts.listen_fds > 0 {
             if let Some(p) = spec.process.as_mut() {
                 p.env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
@@ -174,7 +177,12 @@ impl Runtime {
     ) -> Result<Created> {
         // Recorded first, so `delete --force` can clean up if we are killed half-way.
         dir.save(st)?;
-        let cg = cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?;
+        let mut warnings = Vec::new();
+        let cg = if self.rootless {
+            cgroups::setup_rootless(&st.config, &st.id, &mut warnings)?
+        } else {
+            cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?
+        };
         st.cgroup = cg.state();
         dir.save(st)?;
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
@@ -190,7 +198,6 @@ impl Runtime {
             None
         };
         let plan = namespaces::plan(st.config.linux.as_ref())?;
-        let mut warnings = Vec::new();
         let caps = st
             .config
             .process

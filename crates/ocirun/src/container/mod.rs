@@ -39,14 +39,22 @@ pub struct Runtime {
     pub(crate) store: Store,
     /// Use the systemd cgroup driver.
     pub systemd_cgroup: bool,
-    /// Run without privileges (rootless).
+    /// Run without privileges (rootless): require a user namespace and use a cgroup only
+    /// where one is delegated to us (see [`crate::rootless`]). [`Runtime::new`] sets it when
+    /// the effective uid is not 0.
     pub rootless: bool,
 }
 
 impl Runtime {
-    /// A runtime keeping its state under `root`.
+    /// A runtime keeping its state under `root`; rootless when not running as root.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Runtime { store: Store::new(root), systemd_cgroup: false, rootless: false }
+        Runtime { store: Store::new(root), systemd_cgroup: false, rootless: crate::sys::process::geteuid() != 0 }
+    }
+
+    /// A runtime with the default state root: `$XDG_RUNTIME_DIR/ocirun` when not root (see
+    /// [`crate::rootless::default_root`]), else [`DEFAULT_ROOT`].
+    pub fn with_default_root() -> Self {
+        Runtime::new(crate::rootless::default_root())
     }
 
     /// The state root.

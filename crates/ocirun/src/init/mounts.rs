@@ -316,6 +316,14 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
                 )
                 .map_err(err(step.clone()))?;
             }
+            Err(e) if typ == "devpts" && ctx.userns && e.errno == libc::EINVAL && data.contains("gid=") => {
+                // `gid=5` (tty) is usually not mapped in a rootless user namespace and the
+                // kernel refuses an unmapped gid: mount without it (new ptys then get the
+                // group of their opener), as configs written for root expect to work.
+                let rest = without_gid(&data);
+                m::mount(Some(source), &tpath, Some(typ), o.flags, (!rest.is_empty()).then_some(rest.as_str()))
+                    .map_err(err(step.clone()))?;
+            }
             r => r.map_err(err(step.clone()))?,
         }
     }
@@ -351,6 +359,11 @@ fn mount_attrs(flags: u64) -> u64 {
         }
     }
     a
+}
+
+/// Mount data without its `gid=` option.
+fn without_gid(data: &str) -> String {
+    data.split(',').filter(|o| !o.starts_with("gid=")).collect::<Vec<_>>().join(",")
 }
 
 fn label_applies(typ: &str) -> bool {
@@ -403,6 +416,12 @@ mod tests {
         assert!(o.tmpcopyup);
         assert_eq!(o.idmap, Some(true));
         assert_eq!((o.attr_set, o.attr_clr), (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME));
+    }
+
+    #[test]
+    fn gid_is_dropped_from_devpts_data() {
+        assert_eq!(without_gid("newinstance,ptmxmode=0666,mode=0620,gid=5"), "newinstance,ptmxmode=0666,mode=0620");
+        assert_eq!(without_gid("gid=5"), "");
     }
 
     #[test]

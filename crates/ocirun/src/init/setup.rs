@@ -90,6 +90,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         }
     }
     set_uts(spec)?;
+    loopback_up(a)?;
     if process.terminal {
         setup_terminal(a, newroot.as_fd())?;
     }
@@ -243,6 +244,22 @@ fn write_sysctls(sysctl: &std::collections::BTreeMap<String, String>) -> Result<
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
         std::fs::write(&path, v)
             .map_err(|e| ChildError::sys(format!("linux.sysctl.{k}"), SysError::io("write", &path, &e)))?;
+    }
+    Ok(())
+}
+
+/// In a new network namespace, bring `lo` up (the only device there), as engines expect
+/// `localhost` to work; failing is a warning, not a reason to refuse the container.
+fn loopback_up(a: &InitArgs) -> Result<(), ChildError> {
+    let new_netns =
+        a.spec.linux.as_ref().is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "network" && n.path.is_none()));
+    if !new_netns {
+        return Ok(());
+    }
+    if let Err(e) = crate::sys::net::loopback_up() {
+        a.sync
+            .send(&Msg::Warning(format!("cannot bring up the loopback device: {e}")))
+            .map_err(sys("report a warning"))?;
     }
     Ok(())
 }

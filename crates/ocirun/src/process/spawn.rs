@@ -137,27 +137,10 @@ fn drive(
     }
 }
 
-fn map_text(maps: &[IdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
-}
-
-/// Write `/proc/PID/{uid,gid}_map`. As an unprivileged caller with a single mapping of its own
-/// ids, setgroups must be denied first (the kernel's rule).
+/// Write `/proc/PID/{uid,gid}_map` (directly, or through newuidmap/newgidmap when an
+/// unprivileged caller maps more than its own ids: see [`super::idmaps`]).
 pub fn write_maps(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<()> {
-    let write = |file: &str, text: &str| -> Result<()> {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text).map_err(|e| Error::Sys(SysError::io("write", Path::new(&path), &e)))
-    };
-    if p::geteuid() != 0 {
-        write("setgroups", "deny")?;
-    }
-    if !uids.is_empty() {
-        write("uid_map", &map_text(uids))?;
-    }
-    if !gids.is_empty() {
-        write("gid_map", &map_text(gids))?;
-    }
-    Ok(())
+    super::idmaps::write(pid, uids, gids)
 }
 
 /// The spec's state JSON for hooks.

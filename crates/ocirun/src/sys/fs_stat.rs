@@ -1,4 +1,5 @@
-//! statvfs, for the flags a remount must keep; statfs, to recognise namespace files.
+//! statvfs, for the flags a remount must keep; statfs, to recognise namespace files; access
+//! checks with the effective ids.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -31,4 +32,12 @@ pub fn is_nsfs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
         return false;
     }
     st.f_type as i64 == NSFS_MAGIC
+}
+
+/// Whether the caller may write `path`, judged with its effective ids
+/// ([`faccessat(2)`](https://man7.org/linux/man-pages/man2/faccessat.2.html) with `AT_EACCESS`).
+pub fn writable(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: valid C string; faccessat only reads it.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
 }

@@ -87,6 +87,7 @@ pub mod caps;
 pub mod fd;
 pub mod fs_stat;
 pub mod mount;
+pub mod net;
 pub mod netlink;
 pub mod process;
 pub mod seccomp;
