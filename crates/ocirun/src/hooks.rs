@@ -1,12 +1,18 @@
 //! OCI hooks: run a hook program with the container state JSON on its stdin, its own `args`
-//! and `env`, and a `timeout` after which it is killed and counted as failed.
+//! and `env`, and a `timeout` after which it — and everything it started — is killed and the
+//! hook counts as failed.
+//!
+//! The hook gets its own process group, so a timeout kills its children too. Its stdin is a
+//! socket written without blocking from the wait loop, so a hook that never reads a large
+//! state cannot stall the runtime past the timeout (and a closed stdin is no SIGPIPE).
 
-use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::spec::Hook;
+use crate::sys::{fd, process as p};
 
 /// A hook failure.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +56,8 @@ pub fn run_all(_kind: &str, hooks: &[Hook], state_json: &str) -> Result<(), Hook
 
 /// Run one hook.
 pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
+    let spawn_err = |source| HookError::Spawn { path: h.path.clone(), source };
+    let (ours, theirs) = fd::stream_pair().map_err(|e| spawn_err(std::io::Error::from_raw_os_error(e.errno)))?;
     let mut cmd = Command::new(&h.path);
     if let Some((first, rest)) = h.args.split_first() {
         cmd.arg0(first).args(rest);
@@ -60,28 +68,42 @@ pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|source| HookError::Spawn { path: h.path.clone(), source })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
-    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t as u64));
-    let mut sleep = Duration::from_micros(200);
+    cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // Drop our copy of the hook's end (moved into the Command) with the Command itself.
+    drop(cmd);
+    let pgid = child.id() as i32;
+    let deadline = h.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs(t as u64)));
+    let mut pending: &[u8] = state_json.as_bytes();
+    let mut stdin = Some(ours);
+    let mut sleep = Duration::from_micros(100);
     let status = loop {
+        if let Some(s) = stdin.as_ref() {
+            match fd::send_nonblocking(s.as_fd(), pending) {
+                Ok(n) => pending = &pending[n..],
+                // The hook closed its stdin: it does not want the state.
+                Err(_) => pending = &[],
+            }
+            if pending.is_empty() {
+                stdin = None;
+            }
+        }
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) => {}
             Err(source) => return Err(HookError::Spawn { path: h.path.clone(), source }),
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = child.kill();
+            // The whole process group: a hook's children must not outlive it.
+            let _ = p::kill(-pgid, libc::SIGKILL);
             let _ = child.wait();
             return Err(HookError::Timeout { path: h.path.clone(), secs: h.timeout.unwrap_or(0) });
         }
         std::thread::sleep(sleep);
         sleep = (sleep * 2).min(Duration::from_millis(20));
     };
+    // Children the hook left in its group are not ours to keep running either.
+    let _ = p::kill(-pgid, libc::SIGKILL);
     if status.success() {
         return Ok(());
     }

@@ -91,7 +91,7 @@ fn sigkill_during_create_then_delete_force_cleans_up() {
     note(&format!("{n} creates killed after 0-50 ms: {interrupted} while running, {finished} after they had finished"));
     // B2: a create killed between making the cgroup and recording it in state.json leaves the
     // cgroup, and `delete --force` does not know it.
-    assert_nothing_left(&t, &marker, &prefix, &mounts_before, Some("B2"));
+    assert_nothing_left(&t, &marker, &prefix, &mounts_before, None);
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn delete_force_of_a_live_container_with_a_corrupt_state_removes_everything() {
     no_crash(&out);
     out.expect_ok();
     // B3: delete --force only removes the directory; the init and its cgroup stay.
-    host::known_bug("B3", || assert_nothing_left(&t, &marker, &id, &mounts_before, None));
+    assert_nothing_left(&t, &marker, &id, &mounts_before, None);
     host::kill_marked(&marker);
     std::thread::sleep(Duration::from_millis(200));
     host::remove_cgroups(&host::runtime_cgroups(&id));
@@ -253,7 +253,7 @@ fn commands_during_create_never_call_the_container_corrupt() {
     let marker = marked_sleeper(&mut t);
     t.write_config();
     let n = host::env_usize("OCIRUN_FAULT_N", 40) * 4;
-    host::known_bug("B1", || {
+    {
         for i in 0..n {
             let id = t.other_id(&format!("r{i}"));
             let mut create = t.command(&["create", "--bundle", &t.bundle_str(), &id]);
@@ -265,7 +265,7 @@ fn commands_during_create_never_call_the_container_corrupt() {
             no_crash(&st);
             assert!(!st.stderr.contains("corrupt"), "iteration {i}: state during create: {st}");
         }
-    });
+    }
     assert!(host::wait_marked_gone(&marker, Duration::from_secs(5)).is_empty());
 }
 

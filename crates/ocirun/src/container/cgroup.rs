@@ -18,6 +18,9 @@ use crate::spec::Spec;
 use crate::state::ContainerState;
 use crate::sys::process as p;
 
+/// Called with the planned cgroup's state before it is created.
+pub type Record<'a> = &'a mut dyn FnMut(Option<serde_json::Value>) -> Result<()>;
+
 /// The container's cgroup during create; none for a rootless container without delegation.
 #[derive(Debug)]
 pub struct Cgroup {
@@ -43,10 +46,12 @@ impl Cgroup {
 }
 
 /// Create the cgroup for a new container and apply `linux.resources`.
-pub fn setup(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup> {
+/// `record` is called with what to store in the state before anything is created.
+pub fn setup(spec: &Spec, id: &str, systemd: bool, record: Record<'_>) -> Result<Cgroup> {
     let linux = spec.linux.clone().unwrap_or_default();
     let layout = Layout::detect()?;
     let path = CgroupPath::resolve(linux.cgroups_path.as_deref(), id, systemd)?;
+    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
     let mgr = Manager::create(layout, path)?;
     let mut res = linux.resources.clone().unwrap_or_default();
     res.devices = devices::container_rules(&res.devices, &linux.devices);
@@ -59,7 +64,7 @@ pub fn setup(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup> {
 
 /// The cgroup of a rootless container: below our delegated cgroup v2 subtree when there is
 /// one, else none (with a warning, or an error when `linux.resources` asks for limits).
-pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>) -> Result<Cgroup> {
+pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record: Record<'_>) -> Result<Cgroup> {
     let linux = spec.linux.clone().unwrap_or_default();
     let asks = crate::rootless::resources_requested(linux.resources.as_ref());
     let layout = Layout::detect()?;
@@ -74,6 +79,7 @@ pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>) -> Resu
             return Ok(Cgroup { mgr: None });
         }
     };
+    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
     let mgr = Manager::create(layout, path)?;
     if let Err(e) = linux.resources.as_ref().map_or(Ok(()), |r| mgr.apply_without_devices(r)) {
         let _ = mgr.destroy(send);

@@ -144,7 +144,6 @@ impl Runtime {
         if terminal && matches!(console, Console::None) {
             return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
         }
-        let dir = self.store.create(id)?;
         let mut st = ContainerState {
             id: id.into(),
             pid: 0,
@@ -158,6 +157,8 @@ impl Runtime {
             cgroup: None,
             systemd_cgroup: self.systemd_cgroup,
         };
+        // Published with its first state, so `delete --force` can clean up if we are killed.
+        let dir = self.store.create(id, &st)?;
         match self.create_in(&dir, &mut st, opts, console, terminal) {
             Ok(c) => Ok(c),
             Err(e) => match cleanup_failed(&dir, &st) {
@@ -175,16 +176,19 @@ impl Runtime {
         console: Console,
         terminal: bool,
     ) -> Result<Created> {
-        // Recorded first, so `delete --force` can clean up if we are killed half-way.
-        dir.save(st)?;
         let mut warnings = Vec::new();
-        let cg = if self.rootless {
-            cgroups::setup_rootless(&st.config, &st.id, &mut warnings)?
-        } else {
-            cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?
+        // The cgroup is recorded before it is made, so a create killed half-way still leaves
+        // `delete --force` what it needs to remove it.
+        let (config, id) = (st.config.clone(), st.id.clone());
+        let mut record = |planned: Option<serde_json::Value>| -> Result<()> {
+            st.cgroup = planned;
+            dir.save(st)
         };
-        st.cgroup = cg.state();
-        dir.save(st)?;
+        let cg = if self.rootless {
+            cgroups::setup_rootless(&config, &id, &mut warnings, &mut record)?
+        } else {
+            cgroups::setup(&config, &id, self.systemd_cgroup, &mut record)?
+        };
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
         let status_fifo = make_fifo(&dir.file("status.fifo"))?;
         let console_fd = if terminal {

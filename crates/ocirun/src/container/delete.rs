@@ -11,6 +11,11 @@ use crate::sys::process as p;
 impl Runtime {
     /// Delete a container. Without `force` it must be stopped or created.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        if force {
+            // What a create killed before it published the container left behind.
+            crate::state::validate_id(id)?;
+            self.store.remove_stale_staging(id);
+        }
         let dir = self.store.open(id)?;
         let st = match dir.load() {
             Ok(st) => st,
@@ -18,6 +23,7 @@ impl Runtime {
                 if force {
                     // Unpin a network namespace left behind (its devices' names are unknown).
                     let _ = crate::netdev::release(None, &dir.file(super::create::NETNS_PIN));
+                    salvage(&dir.file("state.json"), id);
                     return dir.remove();
                 }
                 return Err(e);
@@ -35,6 +41,7 @@ impl Runtime {
         if status != Status::Stopped {
             kill_all(&st);
         }
+        crate::state::reap_if_zombie(&st);
         // The pinned network namespace outlives the init: give its devices back first.
         let net = crate::netdev::release(st.config.linux.as_ref(), &dir.file(super::create::NETNS_PIN));
         let cg = super::cgroup::destroy_recorded(&st);
@@ -49,6 +56,39 @@ impl Runtime {
         dir.remove()?;
         net?;
         cg
+    }
+}
+
+/// `delete --force` of a container whose state is unreadable: kill the init if the fields
+/// that identify it are still there and still match the live process (pid and start time),
+/// and remove its cgroup and the default one, so nothing keeps running unseen.
+fn salvage(state_file: &std::path::Path, id: &str) {
+    let text = std::fs::read_to_string(state_file).unwrap_or_default();
+    let field = |name: &str| -> Option<u64> {
+        let key = format!("\"{name}\":");
+        let at = text.find(&key)? + key.len();
+        let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
+    let mut paths = vec![None];
+    if let (Some(pid), Some(start)) = (field("pid"), field("pid_start")) {
+        let pid = pid as i32;
+        if pid > 1 && crate::state::process_start_time(pid) == Some(start) {
+            // The init's own cgroup (a custom cgroupsPath), read before it dies.
+            let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")).filter(|p| *p != "/") {
+                paths.push(Some(path.to_string()));
+            }
+            let _ = p::kill(pid, libc::SIGKILL);
+            let _ = p::waitpid(pid, true);
+        }
+    }
+    let Ok(layout) = crate::cgroups::Layout::detect() else { return };
+    for path in paths {
+        if let Ok(cp) = crate::cgroups::CgroupPath::resolve(path.as_deref(), id, false) {
+            let m = crate::cgroups::Manager::load(layout.clone(), cp);
+            let _ = m.destroy(|pid, sig| p::kill(pid, sig));
+        }
     }
 }
 

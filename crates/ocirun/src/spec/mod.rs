@@ -31,7 +31,9 @@ pub fn load(path: &Path) -> Result<Spec> {
 /// Parse JSON bytes into a [`Spec`] without validating; the error names line, column and field.
 pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
     let de = &mut serde_json::Deserializer::from_slice(data);
-    let spec: Spec = serde::Deserialize::deserialize(de).map_err(|e| e.to_string())?;
+    let spec: Spec = serde::Deserialize::deserialize(&mut *de).map_err(|e| e.to_string())?;
+    // Anything after the object (a concatenated or half-overwritten file) is an error.
+    de.end().map_err(|e| format!("{e}: unexpected data after the JSON object"))?;
     Ok(spec)
 }
 

@@ -104,6 +104,22 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Reap the container's init if it is a zombie child of this process (a library caller that
+/// created it): checked by pid *and* start time, so no other child of the caller is reaped.
+pub fn reap_if_zombie(st: &ContainerState) {
+    if st.pid <= 0 {
+        return;
+    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", st.pid)) else { return };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return };
+    let mut fields = rest.split(' ');
+    let zombie = fields.next() == Some("Z");
+    let start: Option<u64> = fields.nth(18).and_then(|s| s.parse().ok());
+    if zombie && start == Some(st.pid_start) {
+        let _ = sys::process::waitpid(st.pid, true);
+    }
+}
+
 /// The runtime root: where container directories live.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -138,20 +154,38 @@ impl Store {
         }
     }
 
-    /// Create and lock the directory of a new container.
-    pub fn create(&self, id: &str) -> Result<ContainerDir> {
+    /// Create the directory of a new container with its first state, locked. The directory
+    /// is prepared under a hidden name and renamed into place only once it is locked and holds
+    /// `state.json`, so no other command ever sees a container without a state.
+    pub fn create(&self, id: &str, initial: &ContainerState) -> Result<ContainerDir> {
         validate_id(id)?;
         self.ensure_root()?;
         let path = self.root.join(id);
-        match fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists { id: id.into() })
-            }
-            Err(e) => return Err(SysError::io("mkdir", &path, &e).into()),
+        if path.exists() {
+            return Err(Error::AlreadyExists { id: id.into() });
         }
-        let lock = lock_dir(&path)?;
-        Ok(ContainerDir { path, id: id.into(), _lock: lock })
+        self.remove_stale_staging(id);
+        let tmp = self.root.join(format!(".{id}.{}.new", std::process::id()));
+        if let Err(e) = fs::DirBuilder::new().mode(0o700).create(&tmp) {
+            return Err(SysError::io("mkdir", &tmp, &e).into());
+        }
+        let publish = || -> Result<ContainerDir> {
+            let lock = lock_dir(&tmp)?;
+            let staged = ContainerDir { path: tmp.clone(), id: id.into(), _lock: lock };
+            staged.save(initial)?;
+            match sys::fs_stat::rename_noreplace(&tmp, &path) {
+                Ok(()) => Ok(ContainerDir { path: path.clone(), ..staged }),
+                Err(e) if e.errno == libc::EEXIST || e.errno == libc::ENOTEMPTY => {
+                    Err(Error::AlreadyExists { id: id.into() })
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        let r = publish();
+        if r.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        r
     }
 
     /// Open and lock an existing container's directory.
@@ -170,6 +204,22 @@ impl Store {
             return Err(Error::NotFound { id: id.into(), root: self.root.clone() });
         }
         Ok(ContainerDir { path, id: id.into(), _lock: lock })
+    }
+
+    /// Remove staging directories of `id` left by a create that was killed before it
+    /// published the container (their creator's pid is gone).
+    pub fn remove_stale_staging(&self, id: &str) {
+        let Ok(rd) = fs::read_dir(&self.root) else { return };
+        let prefix = format!(".{id}.");
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(pid) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".new")) else { continue };
+            let alive = pid.parse::<i32>().is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// Ids of all containers in the store.
@@ -276,8 +326,6 @@ mod tests {
     fn store_roundtrip_and_corruption() {
         let dir = std::env::temp_dir().join(format!("ocirun-state-test-{}", std::process::id()));
         let store = Store::new(&dir);
-        let c = store.create("c1").unwrap();
-        assert!(matches!(store.create("c1"), Err(Error::AlreadyExists { .. })));
         let st = ContainerState {
             id: "c1".into(),
             pid: 1,
@@ -291,8 +339,10 @@ mod tests {
             cgroup: None,
             systemd_cgroup: false,
         };
-        c.save(&st).unwrap();
+        let c = store.create("c1", &st).unwrap();
+        assert!(matches!(store.create("c1", &st), Err(Error::AlreadyExists { .. })));
         assert_eq!(c.load().unwrap().pid_start, 2);
+        assert_eq!(store.list().unwrap(), vec!["c1".to_string()]);
         fs::write(c.file(STATE_FILE), b"{\"id\": 3").unwrap();
         assert!(matches!(c.load(), Err(Error::CorruptState { .. })));
         c.remove().unwrap();

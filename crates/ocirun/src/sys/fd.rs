@@ -316,3 +316,33 @@ pub fn close_all_except(keep: &[RawFd]) -> SysResult<()> {
     }
     Ok(())
 }
+
+/// A connected `AF_UNIX` `SOCK_STREAM` pair, close-on-exec.
+pub fn stream_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: valid out array of two ints.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } == -1 {
+        return Err(SysError::last("socketpair"));
+    }
+    // SAFETY: both fds are fresh and owned by us.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Send what fits without blocking and without SIGPIPE; `Ok(0)` when the socket is full.
+pub fn send_nonblocking(sock: BorrowedFd<'_>, data: &[u8]) -> SysResult<usize> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    // SAFETY: valid fd and buffer.
+    let r = unsafe {
+        libc::send(sock.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    };
+    if r == -1 {
+        let e = super::last_errno();
+        if e == libc::EAGAIN || e == libc::EINTR {
+            return Ok(0);
+        }
+        return Err(SysError::new("send", e));
+    }
+    Ok(r as usize)
+}

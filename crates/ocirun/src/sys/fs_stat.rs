@@ -41,3 +41,24 @@ pub fn writable(path: &Path) -> bool {
     // SAFETY: valid C string; faccessat only reads it.
     unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
 }
+
+/// `renameat2(2)` with RENAME_NOREPLACE: fails with EEXIST instead of replacing `to`.
+pub fn rename_noreplace(from: &Path, to: &Path) -> SysResult<()> {
+    let f = CString::new(from.as_os_str().as_bytes()).map_err(|_| SysError::new("rename", libc::EINVAL).at(from))?;
+    let t = CString::new(to.as_os_str().as_bytes()).map_err(|_| SysError::new("rename", libc::EINVAL).at(to))?;
+    // SAFETY: valid C strings.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == -1 {
+        return Err(SysError::last_at("rename", to));
+    }
+    Ok(())
+}
