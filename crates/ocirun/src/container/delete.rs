@@ -87,7 +87,7 @@ fn salvage(state_file: &std::path::Path, id: &str) {
     for path in paths {
         if let Ok(cp) = crate::cgroups::CgroupPath::resolve(path.as_deref(), id, false) {
             let m = crate::cgroups::Manager::load(layout.clone(), cp);
-            let _ = m.destroy(|pid, sig| p::kill(pid, sig));
+            let _ = m.destroy(p::kill);
         }
     }
 }
