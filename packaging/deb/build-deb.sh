@@ -43,8 +43,10 @@ install -D -m 0644 "$dist/completions/ocirun.fish" "$root/usr/share/fish/vendor_
 gzip -9n < "$here/debian/changelog" > "$doc/changelog.gz"
 crates=$(cd "$repo" && cargo metadata -q --format-version 1 --locked --filter-platform x86_64-unknown-linux-gnu \
     | python3 "$here/deb/linked-crates.py" ocirun-cli)
-awk -v crates="$crates" '$0 == "@CRATES@" { print crates; next } { print }' \
+year=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y)
+awk -v crates="$crates" -v year="$year" '$0 == "@CRATES@" { print crates; next } { sub("@YEAR@", year); print }' \
     "$here/debian/copyright.in" > "$doc/copyright"
+install -D -m 0644 "$here/debian/lintian-overrides" "$root/usr/share/lintian/overrides/ocirun"
 chmod 0644 "$root"/usr/share/man/man8/* "$doc"/*
 
 mkdir -m 0755 "$root/DEBIAN"
@@ -67,6 +69,10 @@ CONTROL
 (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$root/DEBIAN/md5sums"
 chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
 
+# Same sources, same package: no file newer than the commit (make sets SOURCE_DATE_EPOCH).
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+fi
 deb="$dist/ocirun_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
 echo "$deb"
