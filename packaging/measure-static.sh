@@ -21,7 +21,7 @@ make_bundle "$tmp/bundle" "$static" '["/bin/true"]'
 
 echo "== binaries"
 for b in "$static" "$dynamic"; do
-    printf '%-60s %8d bytes  %s\n' "$b" "$(stat -c %s "$b")" "$(file -b "$b" | cut -d, -f1-2)"
+    printf '%-60s %8d bytes  %s\n' "$b" "$(stat -c %s "$b")" "$(file -b "$b" | grep -o '[a-z-]* linked')"
 done
 
 # Medians and minimums, not means: on a shared machine the mean mostly measures the neighbours.

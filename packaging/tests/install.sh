@@ -31,7 +31,10 @@ check "bash completion installed" test -f "$dest$prefix/share/bash-completion/co
 check "bash completion loads" bash -c ". '$dest$prefix/share/bash-completion/completions/ocirun' && complete -p ocirun"
 check "zsh completion installed" grep -q "^#compdef ocirun" "$dest$prefix/share/zsh/site-functions/_ocirun"
 check "fish completion installed" grep -q "complete -c ocirun" "$dest$prefix/share/fish/vendor_completions.d/ocirun.fish"
-check "modes are 0755 and 0644" bash -c "[ \$(stat -c %a '$bin') = 755 ] && [ \$(stat -c %a '$man8/ocirun.8') = 644 ]"
+check "binary mode 0755" test "$(stat -c %a "$bin")" = 755
+for file in "$man8"/*.8 "$dest$prefix"/share/*/*/ocirun "$dest$prefix"/share/*/*/_ocirun "$dest$prefix"/share/*/*/ocirun.fish; do
+    check "$file mode 0644" test "$(stat -c %a "$file")" = 644
+done
 
 make -s uninstall PREFIX=$prefix DESTDIR="$dest"
 check "uninstall removes every file" bash -c "[ -z \"\$(find '$dest' -type f)\" ]"
