@@ -1,8 +1,9 @@
 //! `ocirun`: the command line over the `ocirun` library. Each command parses its options and
 //! makes one library call; errors are printed once, here.
 
-mod cli;
 mod commands;
+
+use ocirun_cli::cli;
 
 use clap::Parser;
 
