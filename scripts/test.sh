@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as root on a fresh Debian 12 machine: installs what it needs, builds,
-# runs the unit tests, the kernel tests, the integration tests (against the built ocirun) and
-# the benchmark's quick mode.
+# runs the unit and kernel tests, the integration tests (against the built ocirun), the
+# library examples, the packaging (static binary, make install, .deb), the engines (podman,
+# Docker, containerd), the benchmark's quick mode and bounded fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in busybox-static crun runc hyperfine file python3 iproute2 time; do
+for pkg in busybox-static crun runc hyperfine file python3 iproute2 time make man-db groff-base uidmap gcc; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -14,16 +15,26 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 echo "== build"
 cargo build -q --workspace
-echo "== unit and kernel tests (library, cgroups, seccomp)"
+echo "== unit and kernel tests (library, cgroups, seccomp, man page generator)"
 cargo test -q --workspace --exclude itest
-echo "== integration tests (ocirun CLI on real bundles)"
+echo "== integration tests (ocirun CLI on real bundles; stress, faults, hostile bundles)"
 cargo test -q -p itest -- --test-threads=4
-echo "== library examples (run from a multi-threaded program, exec, list)"
+echo "== library examples (run from a multi-threaded program, exec, list, an external crate)"
 cargo build -q --examples -p ocirun
 bash scripts/examples.sh target/debug/examples
+echo "== packaging (static binary, make install into a temp DESTDIR, .deb installed with apt and removed)"
+bash packaging/tests/install.sh
+bash packaging/tests/deb.sh
+static=target/x86_64-unknown-linux-gnu/release/ocirun
 echo "== engines: podman, Docker and containerd running their workloads on ocirun"
-cargo build -q --release -p ocirun-cli
-python3 tests/engines/run --runtime target/release/ocirun --quick
+python3 tests/engines/run --runtime "$static" --quick
 echo "== benchmark quick mode (proves bench/run works; its numbers mean nothing)"
-cargo build -q --release -p ocirun-cli
-python3 bench/run --quick --ocirun target/release/ocirun
+python3 bench/run --quick --ocirun "$static"
+echo "== fuzzing, bounded (spec, seccomp compiler, state file)"
+if ! rustup toolchain list | grep -q nightly; then
+    echo "fuzz: SKIP: no nightly toolchain on this machine (cargo-fuzz needs it)"
+else
+    command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
+    bash fuzz/run-bounded.sh 10
+fi
+echo "== all suites passed"

@@ -14,7 +14,7 @@ pub const VERSION: &str = concat!(
 
 /// An OCI container runtime: create, start, exec into, signal and delete containers.
 #[derive(Debug, Parser)]
-#[command(name = "ocirun", about, long_about = None, disable_help_subcommand = true, disable_version_flag = true)]
+#[command(name = "ocirun", long_about = None, disable_help_subcommand = true, disable_version_flag = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
