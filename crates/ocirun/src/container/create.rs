@@ -174,7 +174,7 @@ impl Runtime {
     ) -> Result<Created> {
         // Recorded first, so `delete --force` can clean up if we are killed half-way.
         dir.save(st)?;
-        let cg = cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?;
+        let mut cg = cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?;
         st.cgroup = cg.state();
         dir.save(st)?;
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
@@ -252,7 +252,7 @@ impl Runtime {
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };
-        let mut hooks = CreateHooks { st, cg: &cg };
+        let mut hooks = CreateHooks { st, cg: &mut cg };
         let Spawned { pid, sync, warnings: w } = spawn::spawn(args, plan, &mut hooks)?;
         warnings.extend(w);
         st.pid = pid;
@@ -278,14 +278,14 @@ fn unreachable_console() -> Result<OwnedFd> {
 
 struct CreateHooks<'a> {
     st: &'a ContainerState,
-    cg: &'a cgroups::Cgroup,
+    cg: &'a mut cgroups::Cgroup,
 }
 
 impl ParentHooks for CreateHooks<'_> {
-    fn place(&mut self, _pid: i32) -> Result<()> {
-        // The init joins its cgroup itself, as its last set-up step (see InitArgs).
-        let _ = self.cg;
-        Ok(())
+    fn place(&mut self, pid: i32) -> Result<()> {
+        // With the fs driver the init joins its cgroup itself, as its last set-up step (see
+        // InitArgs); systemd must be given the pid now.
+        self.cg.place(pid)
     }
 
     fn run_hooks(&mut self, pid: i32) -> Result<String> {
