@@ -72,6 +72,7 @@ pub mod init;
 pub mod log;
 pub mod lsm;
 pub mod process;
+pub mod resctrl;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

@@ -154,6 +154,7 @@ impl Runtime {
             config: spec,
             cgroup: None,
             systemd_cgroup: self.systemd_cgroup,
+            rdt: None,
         };
         match self.create_in(&dir, &mut st, opts, console, terminal) {
             Ok(c) => Ok(c),
@@ -176,6 +177,7 @@ impl Runtime {
         dir.save(st)?;
         let mut cg = cgroups::setup(&st.config, &st.id, self.systemd_cgroup)?;
         st.cgroup = cg.state();
+        st.rdt = crate::resctrl::setup(&st.config, &st.id)?;
         dir.save(st)?;
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
         let status_fifo = make_fifo(&dir.file("status.fifo"))?;
@@ -285,7 +287,11 @@ impl ParentHooks for CreateHooks<'_> {
     fn place(&mut self, pid: i32) -> Result<()> {
         // With the fs driver the init joins its cgroup itself, as its last set-up step (see
         // InitArgs); systemd must be given the pid now.
-        self.cg.place(pid)
+        self.cg.place(pid)?;
+        if let Some(g) = &self.st.rdt {
+            g.add_task(pid)?;
+        }
+        Ok(())
     }
 
     fn run_hooks(&mut self, pid: i32) -> Result<String> {
@@ -334,8 +340,10 @@ fn cleanup_failed(dir: &ContainerDir, st: &ContainerState) -> Result<()> {
         let _ = p::kill(st.pid, libc::SIGKILL);
     }
     let r = cgroups::destroy_recorded(st);
+    let rdt = st.rdt.as_ref().map_or(Ok(()), |g| g.remove());
     dir.remove()?;
-    r
+    r?;
+    Ok(rdt?)
 }
 
 #[allow(dead_code)]

@@ -34,6 +34,7 @@ impl Runtime {
             kill_all(&st);
         }
         let cg = super::cgroup::destroy_recorded(&st);
+        let rdt = st.rdt.as_ref().map_or(Ok(()), |g| g.remove());
         if let Some(h) = &st.config.hooks {
             let state = serde_json::to_string(&st.oci_state(Status::Stopped)).unwrap_or_default();
             for hook in &h.poststop {
@@ -43,7 +44,8 @@ impl Runtime {
             }
         }
         dir.remove()?;
-        cg
+        cg?;
+        Ok(rdt?)
     }
 }
 

@@ -69,6 +69,9 @@ pub struct ContainerState {
     /// Whether the systemd cgroup driver was used.
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// The container's resctrl group (`linux.intelRdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdt: Option<crate::resctrl::Group>,
 }
 
 impl ContainerState {
@@ -290,6 +293,7 @@ mod tests {
             config: Spec::default(),
             cgroup: None,
             systemd_cgroup: false,
+            rdt: None,
         };
         c.save(&st).unwrap();
         assert_eq!(c.load().unwrap().pid_start, 2);
