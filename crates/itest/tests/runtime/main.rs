@@ -17,3 +17,4 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod systemd;
