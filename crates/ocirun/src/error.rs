@@ -132,6 +132,9 @@ pub enum Error {
     /// A cgroup operation failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// An Intel RDT (resctrl) operation failed.
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     /// A seccomp profile could not be compiled or installed.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
@@ -168,6 +171,7 @@ impl Error {
             Error::Init(_) => ErrorKind::ContainerInit,
             Error::Hook { .. } => ErrorKind::Hook,
             Error::Cgroup(e) => e.kind(),
+            Error::Rdt(e) => e.kind(),
             Error::Seccomp(e) => e.kind(),
             Error::NetDevice(e) => e.kind(),
             Error::Sys(e) => e.kind(),

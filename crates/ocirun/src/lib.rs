@@ -73,6 +73,7 @@ pub mod log;
 pub mod lsm;
 pub mod netdev;
 pub mod process;
+pub mod resctrl;
 pub mod rootless;
 pub mod seccomp;
 pub mod spec;

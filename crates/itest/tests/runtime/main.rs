@@ -28,3 +28,4 @@ mod netdev;
 mod process;
 mod rootless;
 mod stress;
+mod systemd;

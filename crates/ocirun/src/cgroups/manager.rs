@@ -55,11 +55,9 @@ enum Backend {
 
 impl Manager {
     /// Create the cgroup in every hierarchy (enabling controllers for it on v2 and filling in
-    /// v1 `cpuset` values). Nothing is left behind on failure.
+    /// v1 `cpuset` values). Directories that exist already (a systemd scope's) are kept;
+    /// nothing we made is left behind on failure.
     pub fn create(layout: Layout, path: CgroupPath) -> Result<Manager> {
-        if let CgroupPath::Systemd { path, .. } = &path {
-            return Err(CgroupError::SystemdUnsupported { path: path.clone() });
-        }
         let m = Manager { layout, path };
         let mut created = Vec::new();
         let r = m.make_dirs(&mut created);

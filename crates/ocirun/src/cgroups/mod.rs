@@ -14,7 +14,8 @@
 //! [`path`] turns `linux.cgroupsPath` into a path, [`manager`] owns the directories and the
 //! lifecycle (create, join, freeze, kill, destroy), [`v1`] and [`v2`] write
 //! `linux.resources` to files, [`devices`] turns device rules into v1 lines or an eBPF program,
-//! [`stats`] reads usage back.
+//! [`stats`] reads usage back, [`systemd`] (with its small [`dbus`] client) has systemd own the
+//! cgroup as a transient scope for `--systemd-cgroup`.
 //!
 //! ## Converting the spec's v1-style values on v2
 //! The runtime spec expresses resources in v1 terms. On v2 we write:
@@ -38,6 +39,7 @@
 //! so a config is never silently half-applied. `memory.kernel` is deprecated by the spec and
 //! ignored everywhere the kernel no longer has it.
 
+pub mod dbus;
 pub mod delegated;
 pub mod devices;
 mod fs;
@@ -45,6 +47,7 @@ pub mod layout;
 pub mod manager;
 pub mod path;
 pub mod stats;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
@@ -90,11 +93,32 @@ pub enum CgroupError {
         /// Why.
         reason: &'static str,
     },
-    /// The systemd cgroup driver was asked for.
-    #[error("the systemd cgroup driver is not supported yet (cgroups path {path:?}); run without --systemd-cgroup")]
-    SystemdUnsupported {
-        /// The path given.
-        path: String,
+    /// `--systemd-cgroup` was given but no systemd answers.
+    #[error("systemd is not running (no {}): drop --systemd-cgroup or start systemd", socket.display())]
+    SystemdNotRunning {
+        /// The socket looked for.
+        socket: PathBuf,
+    },
+    /// A call to systemd failed.
+    #[error("cannot {op}{}: {source}", if unit.is_empty() { String::new() } else { format!(" {unit}") })]
+    Systemd {
+        /// What was being done, e.g. `start the transient scope`.
+        op: &'static str,
+        /// The unit, if any.
+        unit: String,
+        /// The cause.
+        #[source]
+        source: dbus::DbusError,
+    },
+    /// A systemd job did not end in `done`.
+    #[error("systemd could not {what} {unit}: the job ended with {result:?} (see `journalctl -u {unit}`)")]
+    SystemdJob {
+        /// The unit.
+        unit: String,
+        /// `start` or `stop`.
+        what: &'static str,
+        /// The job's result (`failed`, `timeout`, …).
+        result: String,
     },
     /// A cgroup directory could not be created.
     #[error("cannot create cgroup {path}: {source}")]
@@ -249,7 +273,7 @@ impl CgroupError {
             InvalidPath { .. } => ErrorKind::InvalidArgument,
             InvalidValue { .. } | UnifiedKey { .. } => ErrorKind::InvalidSpec,
             LimitBelowUsage { .. } => ErrorKind::InvalidArgument,
-            SystemdUnsupported { .. } | ControllerUnavailable { .. } | FileUnavailable { .. } | Unsupported { .. } => {
+            SystemdNotRunning { .. } | ControllerUnavailable { .. } | FileUnavailable { .. } | Unsupported { .. } => {
                 ErrorKind::Unsupported
             }
             Signal { source, .. } | Bpf { source, .. } => source.kind(),
@@ -260,6 +284,12 @@ impl CgroupError {
             | Read { source, .. }
             | ReadMountInfo { source, .. } => io_kind(source),
             NoCgroupMounts { .. } => ErrorKind::Unsupported,
+            Systemd { source, .. } => match source {
+                dbus::DbusError::Connect { source, .. } | dbus::DbusError::Io { source, .. } => io_kind(source),
+                dbus::DbusError::Auth { .. } => ErrorKind::Permission,
+                _ => ErrorKind::Io,
+            },
+            SystemdJob { .. } => ErrorKind::Io,
             Parse { .. } | FreezeTimeout { .. } | KillTimeout { .. } => ErrorKind::Io,
         }
     }

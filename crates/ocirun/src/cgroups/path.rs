@@ -9,8 +9,9 @@
 //!   with it. Engines that care (containerd, podman, Docker) pass absolute paths anyway.
 //! * **Absent**: `/ocirun/<id>`, so our containers are grouped and easy to find.
 //! * **systemd** (`slice:prefix:name`, with `--systemd-cgroup`): parsed and expanded to the
-//!   path systemd would use (`/system.slice/prefix-name.scope`); the systemd driver itself (a
-//!   transient unit over D-Bus) is not implemented, so [`super::Manager::create`] refuses it.
+//!   path systemd gives the scope (`/system.slice/prefix-name.scope`, under the manager's own
+//!   cgroup when systemd runs in a sub-tree, see [`CgroupPath::under`]); [`super::systemd`]
+//!   starts the scope.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,26 @@ impl CgroupPath {
     pub fn as_str(&self) -> &str {
         match self {
             CgroupPath::Fs { path } | CgroupPath::Systemd { path, .. } => path,
+        }
+    }
+
+    /// The systemd unit that owns this cgroup (`prefix-name.scope`), for the systemd form.
+    pub fn unit(&self) -> Option<&str> {
+        match self {
+            CgroupPath::Systemd { path, .. } => path.rsplit('/').next(),
+            CgroupPath::Fs { .. } => None,
+        }
+    }
+
+    /// The systemd form placed under the systemd manager's own cgroup `root` (empty or `/`
+    /// for a host's PID 1; a sub-tree when systemd runs in a container).
+    pub fn under(self, root: &str) -> CgroupPath {
+        match self {
+            CgroupPath::Systemd { slice, prefix, name, path } => {
+                let root = root.trim_end_matches('/');
+                CgroupPath::Systemd { slice, prefix, name, path: format!("{root}{path}") }
+            }
+            fs => fs,
         }
     }
 
@@ -176,6 +197,9 @@ mod tests {
         assert_eq!(d.as_str(), "/system.slice/ocirun-abc.scope");
         let r = CgroupPath::resolve(Some("-.slice::abc"), "x", true).expect("root slice");
         assert_eq!(r.as_str(), "/abc.scope");
+        assert_eq!(p.unit(), Some("docker-abc.scope"));
+        assert_eq!(d.clone().under("/").as_str(), "/system.slice/ocirun-abc.scope");
+        assert_eq!(d.under("/lxc/c1/").as_str(), "/lxc/c1/system.slice/ocirun-abc.scope");
         for bad in ["/abs/path", "a:b", "a.slice:b:c:d", "nope:p:n", "a--b.slice:p:n"] {
             assert!(CgroupPath::resolve(Some(bad), "x", true).is_err(), "{bad}");
         }

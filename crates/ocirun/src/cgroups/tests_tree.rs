@@ -436,13 +436,14 @@ fn v2_create_enables_controllers_in_the_parents() {
 }
 
 #[test]
-fn manager_round_trips_through_json_and_refuses_systemd() {
+fn manager_round_trips_through_json_with_either_driver() {
     let layout = Layout::V2 { root: "/sys/fs/cgroup".into() };
     let m = Manager::load(layout.clone(), path("/ocirun/x"));
     let json = serde_json::to_string(&m).expect("serialise");
     let back: Manager = serde_json::from_str(&json).expect("deserialise");
     assert_eq!(back, m);
     let sd = CgroupPath::resolve(Some("system.slice:ocirun:x"), "x", true).expect("systemd path");
-    let e = Manager::create(layout, sd).expect_err("systemd");
-    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    let m = Manager::load(layout, sd);
+    let back: Manager = serde_json::from_str(&serde_json::to_string(&m).expect("serialise")).expect("deserialise");
+    assert_eq!(back.path().unit(), Some("ocirun-x.scope"));
 }

@@ -3,6 +3,10 @@
 //! last set-up step (so the runtime's own memory is never charged to the container), record
 //! the manager in the state, and kill, thaw and destroy on delete.
 //!
+//! With `--systemd-cgroup` the cgroup is a systemd scope ([`crate::cgroups::systemd`]):
+//! `setup` only connects to systemd, [`Cgroup::place`] starts the scope with the child in it
+//! right after clone (systemd refuses an empty scope), and delete stops the unit.
+//!
 //! A rootless container gets a cgroup only below a delegated cgroup v2 subtree
 //! ([`crate::cgroups::delegated`]); otherwise it has none (nothing is recorded, and kill,
 //! delete and state work from the init's pid alone), which is an error only when the config
@@ -11,10 +15,11 @@
 use std::fs::File;
 use std::path::PathBuf;
 
+use crate::cgroups::systemd::{self, ScopeSpec, Systemd};
 use crate::cgroups::{delegated, devices, CgroupPath, Layout, Manager};
 use crate::error::Result;
 use crate::rootless::RootlessError;
-use crate::spec::Spec;
+use crate::spec::{Resources, Spec};
 use crate::state::ContainerState;
 use crate::sys::process as p;
 
@@ -25,41 +30,72 @@ pub type Record<'a> = &'a mut dyn FnMut(Option<serde_json::Value>) -> Result<()>
 #[derive(Debug)]
 pub struct Cgroup {
     mgr: Option<Manager>,
+    /// With the systemd driver: the connection and what to start once the child exists.
+    scope: Option<(Systemd, Resources)>,
 }
 
 impl Cgroup {
-    /// What to record in the state.
-    pub fn state(&self) -> Option<serde_json::Value> {
-        self.mgr.as_ref().and_then(|m| serde_json::to_value(m).ok())
-    }
-    /// The `cgroup.procs` files the init writes "0" to.
+    /// The `cgroup.procs` files the init writes "0" to (none with systemd, which places the
+    /// child itself, and none without a cgroup).
     pub fn procs_files(&self) -> Result<Vec<File>> {
-        match &self.mgr {
-            Some(m) => Ok(m.procs_files()?),
-            None => Ok(Vec::new()),
+        match (&self.mgr, &self.scope) {
+            (Some(m), None) => Ok(m.procs_files()?),
+            _ => Ok(Vec::new()),
         }
     }
+
+    /// Right after clone: with systemd, start the scope holding `pid`, then create the
+    /// directories systemd does not manage, add `pid` there and write every resource.
+    pub fn place(&mut self, pid: i32) -> Result<()> {
+        let (Some((sd, res)), Some(mgr)) = (self.scope.as_mut(), self.mgr.as_ref()) else {
+            return Ok(());
+        };
+        let (CgroupPath::Systemd { slice, .. }, Some(unit)) = (mgr.path(), mgr.path().unit()) else {
+            return Ok(());
+        };
+        let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+        let spec = ScopeSpec {
+            description: format!("ocirun container {}", mgr.path().as_str()),
+            slice,
+            pid: pid.unsigned_abs(),
+            v2: mgr.layout().is_v2(),
+            proc_devices: &proc_devices,
+        };
+        sd.start_scope(unit, systemd::scope_properties(&spec, res)?)?;
+        let created = Manager::create(mgr.layout().clone(), mgr.path().clone())?;
+        created.add_pid(pid)?;
+        created.apply(res)?;
+        Ok(())
+    }
+
     /// The container's directory in each hierarchy.
     pub fn dirs(&self) -> Vec<PathBuf> {
         self.mgr.as_ref().map(Manager::dirs).unwrap_or_default()
     }
 }
 
-/// Create the cgroup for a new container and apply `linux.resources`.
-/// `record` is called with what to store in the state before anything is created.
+/// Create the cgroup for a new container and apply `linux.resources`. `record` is called with
+/// what to store in the state before anything is created.
 pub fn setup(spec: &Spec, id: &str, systemd: bool, record: Record<'_>) -> Result<Cgroup> {
     let linux = spec.linux.clone().unwrap_or_default();
     let layout = Layout::detect()?;
     let path = CgroupPath::resolve(linux.cgroups_path.as_deref(), id, systemd)?;
-    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
-    let mgr = Manager::create(layout, path)?;
     let mut res = linux.resources.clone().unwrap_or_default();
     res.devices = devices::container_rules(&res.devices, &linux.devices);
+    if systemd {
+        let mut sd = Systemd::connect()?;
+        let root = sd.manager_cgroup()?;
+        let mgr = Manager::load(layout, path.under(&root));
+        record(serde_json::to_value(&mgr).ok())?;
+        return Ok(Cgroup { mgr: Some(mgr), scope: Some((sd, res)) });
+    }
+    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
+    let mgr = Manager::create(layout, path)?;
     if let Err(e) = mgr.apply(&res) {
         let _ = mgr.destroy(send);
         return Err(e.into());
     }
-    Ok(Cgroup { mgr: Some(mgr) })
+    Ok(Cgroup { mgr: Some(mgr), scope: None })
 }
 
 /// The cgroup of a rootless container: below our delegated cgroup v2 subtree when there is
@@ -76,7 +112,7 @@ pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record:
         Err(why) if asks => return Err(RootlessError::ResourcesWithoutCgroup { reason: why.to_string() }.into()),
         Err(why) => {
             warnings.push(format!("rootless: the container runs in our own cgroup, without one of its own: {why}"));
-            return Ok(Cgroup { mgr: None });
+            return Ok(Cgroup { mgr: None, scope: None });
         }
     };
     record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
@@ -85,7 +121,7 @@ pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record:
         let _ = mgr.destroy(send);
         return Err(e.into());
     }
-    Ok(Cgroup { mgr: Some(mgr) })
+    Ok(Cgroup { mgr: Some(mgr), scope: None })
 }
 
 fn send(pid: i32, sig: i32) -> std::result::Result<(), crate::sys::SysError> {
@@ -97,12 +133,22 @@ pub fn recorded(st: &ContainerState) -> Option<Manager> {
     st.cgroup.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// Destroy the cgroup recorded in a container's state (killing what is left in it).
+/// Destroy the cgroup recorded in a container's state (killing what is left in it); a
+/// systemd scope is stopped first.
 pub fn destroy_recorded(st: &ContainerState) -> Result<()> {
-    match recorded(st) {
-        Some(m) => Ok(m.destroy(send)?),
-        None => Ok(()),
+    let Some(m) = recorded(st) else {
+        return Ok(());
+    };
+    if let Some(unit) = m.path().unit() {
+        m.kill_all(libc::SIGKILL, send)?;
+        match Systemd::connect().and_then(|mut sd| sd.stop_unit(unit)) {
+            Ok(()) => {}
+            // Gone with systemd: what is left in the file system is removed below.
+            Err(e) if systemd::is_unreachable(&e) => crate::log::warn(&format!("cannot stop {unit}: {e}")),
+            Err(e) => return Err(e.into()),
+        }
     }
+    Ok(m.destroy(send)?)
 }
 
 /// Pids in the container's cgroup.

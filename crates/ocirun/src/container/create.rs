@@ -156,6 +156,7 @@ impl Runtime {
             config: spec,
             cgroup: None,
             systemd_cgroup: self.systemd_cgroup,
+            rdt: None,
         };
         // Published with its first state, so `delete --force` can clean up if we are killed.
         let dir = self.store.create(id, &st)?;
@@ -184,11 +185,13 @@ impl Runtime {
             st.cgroup = planned;
             dir.save(st)
         };
-        let cg = if self.rootless {
+        let mut cg = if self.rootless {
             cgroups::setup_rootless(&config, &id, &mut warnings, &mut record)?
         } else {
             cgroups::setup(&config, &id, self.systemd_cgroup, &mut record)?
         };
+        st.rdt = crate::resctrl::setup(&st.config, &st.id)?;
+        dir.save(st)?;
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
         let status_fifo = make_fifo(&dir.file("status.fifo"))?;
         let console_fd = if terminal {
@@ -264,7 +267,7 @@ impl Runtime {
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };
-        let mut hooks = CreateHooks { st, cg: &cg, netns_pin: dir.file(NETNS_PIN) };
+        let mut hooks = CreateHooks { st, cg: &mut cg, netns_pin: dir.file(NETNS_PIN) };
         let Spawned { pid, sync, warnings: w } = spawn::spawn(args, plan, &mut hooks)?;
         warnings.extend(w);
         st.pid = pid;
@@ -290,7 +293,7 @@ fn unreachable_console() -> Result<OwnedFd> {
 
 struct CreateHooks<'a> {
     st: &'a ContainerState,
-    cg: &'a cgroups::Cgroup,
+    cg: &'a mut cgroups::Cgroup,
     netns_pin: PathBuf,
 }
 
@@ -299,9 +302,13 @@ struct CreateHooks<'a> {
 pub(crate) const NETNS_PIN: &str = "netns";
 
 impl ParentHooks for CreateHooks<'_> {
-    fn place(&mut self, _pid: i32) -> Result<()> {
-        // The init joins its cgroup itself, as its last set-up step (see InitArgs).
-        let _ = self.cg;
+    fn place(&mut self, pid: i32) -> Result<()> {
+        // With the fs driver the init joins its cgroup itself, as its last set-up step (see
+        // InitArgs); systemd must be given the pid now.
+        self.cg.place(pid)?;
+        if let Some(g) = &self.st.rdt {
+            g.add_task(pid)?;
+        }
         Ok(())
     }
 
@@ -359,12 +366,9 @@ fn cleanup_failed(dir: &ContainerDir, st: &ContainerState) -> Result<()> {
         let _ = p::kill(st.pid, libc::SIGKILL);
     }
     let r = cgroups::destroy_recorded(st);
+    let rdt = st.rdt.as_ref().map_or(Ok(()), |g| g.remove());
     dir.remove()?;
     net?;
-    r
-}
-
-#[allow(dead_code)]
-fn _assert_fd(f: &OwnedFd) {
-    let _ = f.as_fd();
+    r?;
+    Ok(rdt?)
 }

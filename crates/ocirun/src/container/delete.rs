@@ -45,6 +45,7 @@ impl Runtime {
         // The pinned network namespace outlives the init: give its devices back first.
         let net = crate::netdev::release(st.config.linux.as_ref(), &dir.file(super::create::NETNS_PIN));
         let cg = super::cgroup::destroy_recorded(&st);
+        let rdt = st.rdt.as_ref().map_or(Ok(()), |g| g.remove());
         if let Some(h) = &st.config.hooks {
             let state = serde_json::to_string(&st.oci_state(Status::Stopped)).unwrap_or_default();
             for hook in &h.poststop {
@@ -55,7 +56,8 @@ impl Runtime {
         }
         dir.remove()?;
         net?;
-        cg
+        cg?;
+        Ok(rdt?)
     }
 }
 

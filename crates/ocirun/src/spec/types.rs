@@ -129,7 +129,7 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_priority: Option<IoPriority>,
     /// CPU affinity while the runtime sets up (`initial`) and for the user process (`final`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "execCPUAffinity", skip_serializing_if = "Option::is_none")]
     pub exec_cpu_affinity: Option<ExecCpuAffinity>,
 }
 

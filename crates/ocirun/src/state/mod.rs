@@ -69,6 +69,9 @@ pub struct ContainerState {
     /// Whether the systemd cgroup driver was used.
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// The container's resctrl group (`linux.intelRdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdt: Option<crate::resctrl::Group>,
 }
 
 impl ContainerState {
@@ -338,6 +341,7 @@ mod tests {
             config: Spec::default(),
             cgroup: None,
             systemd_cgroup: false,
+            rdt: None,
         };
         let c = store.create("c1", &st).unwrap();
         assert!(matches!(store.create("c1", &st), Err(Error::AlreadyExists { .. })));

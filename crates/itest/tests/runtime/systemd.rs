@@ -1,0 +1,231 @@
+//! `--systemd-cgroup` and `linux.intelRdt`: clear refusals where the host lacks them, and the
+//! systemd driver against a real systemd.
+//!
+//! The host runs no systemd, so the real test starts one: `/lib/systemd/systemd --system` as
+//! PID 1 of new pid and mount namespaces (a private `/run`, an empty target as its only goal),
+//! in a cgroup of its own in every hierarchy. The runtime is run inside those namespaces
+//! (`nsenter`) and talks to that systemd over `/run/systemd/private`; the test checks the
+//! scope systemd made, the limits in its cgroup files, and that delete stops it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use itest::{runtime, skip, Kind, Test};
+use serde_json::json;
+
+const SYSTEMD: &str = "/lib/systemd/systemd";
+
+#[test]
+fn systemd_cgroup_without_systemd_fails_clearly_and_leaves_nothing() {
+    if Path::new("/run/systemd/private").exists() || Path::new("/run/dbus/system_bus_socket").exists() {
+        return skip("systemd or a system bus runs on this host");
+    }
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["true"]);
+    t.write_config();
+    let out = t.rt(&["--systemd-cgroup", "create", "--bundle", &t.bundle_str(), &t.id]);
+    out.expect_failure().expect_code(1);
+    if runtime().kind == Kind::Ocirun {
+        let want = "systemd is not running (no /run/systemd/private): drop --systemd-cgroup or start systemd";
+        assert!(out.stderr.contains(want), "unclear error: {out}");
+    }
+    t.rt(&["state", &t.id]).expect_failure();
+}
+
+#[test]
+fn intel_rdt_without_resctrl_fails_clearly_and_leaves_nothing() {
+    if Path::new("/sys/fs/resctrl/schemata").exists() {
+        return skip("resctrl is mounted on this host");
+    }
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["true"]);
+    t.config["linux"]["intelRdt"] = json!({"closID": "itest", "l3CacheSchema": "L3:0=f"});
+    let out = t.create();
+    out.expect_failure().expect_code(1);
+    if runtime().kind == Kind::Ocirun {
+        let want = "resctrl is not mounted at /sys/fs/resctrl: the host has no Intel RDT or it is not mounted";
+        assert!(out.stderr.contains(want), "unclear error: {out}");
+    }
+    t.rt(&["state", &t.id]).expect_failure();
+    assert!(!Path::new("/sys/fs/resctrl/itest").exists());
+}
+
+/// A systemd running as PID 1 of its own pid and mount namespaces.
+struct Systemd {
+    child: Child,
+    /// systemd's pid as the host sees it.
+    pid: u32,
+    /// Its cgroup, the same relative path in every hierarchy.
+    cgroup: String,
+}
+
+impl Systemd {
+    fn start(dir: &Path) -> Result<Systemd, String> {
+        if !Path::new(SYSTEMD).is_file() {
+            return Err(format!("no {SYSTEMD} (apt-get install systemd)"));
+        }
+        let units = dir.join("units");
+        std::fs::create_dir_all(&units).map_err(|e| e.to_string())?;
+        std::fs::write(units.join("ocirun-itest.target"), "[Unit]\nDescription=ocirun itest\n")
+            .map_err(|e| e.to_string())?;
+        let cgroup = format!("ocirun-itest-systemd-{}", std::process::id());
+        for h in hierarchies() {
+            let _ = std::fs::create_dir(h.join(&cgroup));
+        }
+        // systemd remounts /sys/fs/cgroup read-only and adds entries to it at start-up: give it a
+        // tmpfs of its own there (with the host's hierarchies mounted in it again), or it would
+        // change the host's superblock.
+        let mut cgmounts = String::from("mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup && ");
+        for line in std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines() {
+            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let mut r = right.split(' ');
+            let (Some(fstype), Some(_), Some(opts)) = (r.next(), r.next(), r.next()) else { continue };
+            let Some(mp) = left.split(' ').nth(4) else { continue };
+            let Some(name) = mp.strip_prefix("/sys/fs/cgroup/") else { continue };
+            if (fstype != "cgroup" && fstype != "cgroup2") || name.contains('/') {
+                continue;
+            }
+            let opts: Vec<&str> = opts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
+            let o = if opts.is_empty() { String::new() } else { format!("-o {}", opts.join(",")) };
+            cgmounts.push_str(&format!(
+                "mkdir -p /sys/fs/cgroup/{name} && mount -t {fstype} {o} {fstype} /sys/fs/cgroup/{name} && "
+            ));
+        }
+        let script = format!(
+            "for f in /sys/fs/cgroup/*/{cg}/cgroup.procs; do echo $$ > $f 2>/dev/null; done; \
+             exec unshare --fork --pid --mount --mount-proc --propagation private sh -c '\
+             {cgmounts} mount -t tmpfs tmpfs /run && mkdir -p /run/systemd && \
+             exec env SYSTEMD_UNIT_PATH={units}: container=ocirun-itest {SYSTEMD} --system \
+             --unit=ocirun-itest.target --log-target=null'",
+            cg = cgroup,
+            units = units.display()
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn unshare: {e}"))?;
+        let mut sd = Systemd { pid: 0, child, cgroup };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let kids =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", sd.child.id())).unwrap_or_default();
+            if let Some(pid) = kids.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                sd.pid = pid;
+                if Path::new(&format!("/proc/{pid}/root/run/systemd/private")).exists() {
+                    return Ok(sd);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("systemd did not open /run/systemd/private within 20 s".into())
+    }
+
+    /// A command run inside systemd's pid and mount namespaces.
+    fn inside(&self, program: &Path) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.pid.to_string(), "-p", "-m", "--"]).arg(program);
+        c
+    }
+
+    fn systemctl_show(&self, unit: &str, props: &str) -> String {
+        let out =
+            self.inside(Path::new("/bin/systemctl")).args(["show", unit, "-p", props]).output().expect("run systemctl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Systemd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        if self.pid != 0 {
+            let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).status();
+        }
+        let _ = self.child.wait();
+        for h in hierarchies() {
+            remove_cgroup_tree(&h.join(&self.cgroup));
+        }
+    }
+}
+
+fn hierarchies() -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("cgroup.procs").exists()).collect())
+        .unwrap_or_default()
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    for _ in 0..100 {
+        match std::fs::remove_dir(dir) {
+            // The last task leaves a moment after it was killed.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(Duration::from_millis(20)),
+            _ => return,
+        }
+    }
+}
+
+#[test]
+fn a_real_systemd_owns_the_scope_and_delete_stops_it() {
+    if runtime().kind != Kind::Ocirun {
+        return skip("talks to systemd's private socket, which only ocirun's driver uses");
+    }
+    let Some(mut t) = Test::new() else { return };
+    let sd = match Systemd::start(&t.dir) {
+        Ok(sd) => sd,
+        Err(why) => return skip(&format!("cannot start a systemd to test against: {why}")),
+    };
+    let unit = format!("ocirun-itest-{}.scope", t.id);
+    t.args(&["sleep", "60"]);
+    t.config["linux"]["cgroupsPath"] = json!(format!("system.slice:ocirun-itest:{}", t.id));
+    t.config["linux"]["resources"] = json!({
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 40},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+        "devices": [{"allow": false, "access": "rwm"}]
+    });
+    t.write_config();
+    let rt = runtime().path.clone();
+    let root = t.root.to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        let mut c = sd.inside(&rt);
+        c.args(["--root", &root, "--systemd-cgroup"]).args(args);
+        t.exec(c)
+    };
+    run(&["create", "--bundle", &t.bundle_str(), &t.id]).expect_ok();
+
+    let show = sd.systemctl_show(&unit, "ActiveState,Delegate,MemoryLimit,TasksMax,CPUShares,DevicePolicy");
+    for want in ["ActiveState=active", "Delegate=yes", "MemoryLimit=67108864", "TasksMax=40", "CPUShares=512"] {
+        assert!(show.contains(want), "systemd's view of {unit} lacks {want}:\n{show}");
+    }
+    assert!(show.contains("DevicePolicy=strict"), "{show}");
+    let scope = format!("{}/system.slice/{unit}", sd.cgroup);
+    let mem = Path::new("/sys/fs/cgroup/memory").join(&scope);
+    let procs = std::fs::read_to_string(mem.join("cgroup.procs")).expect("the scope's memory cgroup");
+    let pid = procs.split_whitespace().next().expect("the init is in the scope").to_string();
+    assert_eq!(std::fs::read_to_string(mem.join("memory.limit_in_bytes")).expect("limit").trim(), "67108864");
+    // freezer is not a systemd controller: the fs manager made the directory and added the init.
+    let freezer = Path::new("/sys/fs/cgroup/freezer").join(&scope);
+    if freezer.parent().is_some_and(|p| p.exists()) {
+        let f = std::fs::read_to_string(freezer.join("cgroup.procs")).expect("freezer dir of the scope");
+        assert!(f.split_whitespace().any(|p| p == pid), "init {pid} not in {}: {f}", freezer.display());
+    }
+
+    run(&["start", &t.id]).expect_ok();
+    run(&["delete", "--force", &t.id]).expect_ok();
+    let show = sd.systemctl_show(&unit, "ActiveState,LoadState");
+    assert!(show.contains("ActiveState=inactive") && show.contains("LoadState=not-found"), "{unit} left:\n{show}");
+    for h in hierarchies() {
+        assert!(!h.join(&scope).exists(), "{} left behind", h.join(&scope).display());
+    }
+    drop(sd);
+}
