@@ -259,16 +259,24 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
             report(e);
         }
     }
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let e = match &plan.program_fd {
-        Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
-        None => p::execve(&plan.program, &argv, &envp),
-    };
-    let arg0 = plan.argv.first().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
-    report(ChildError::sys("exec", SysError { op: "exec", path: Some(PathBuf::from(arg0)), errno: e.errno }))
+    report(plan.exec())
+}
+
+impl ExecPlan {
+    /// Replace the process with the planned program: through the checked fd for an ELF
+    /// binary, by path for a script. Returns only on failure, with the error to report.
+    pub fn exec(&self) -> ChildError {
+        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|c| c.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|c| c.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        let e = match &self.program_fd {
+            Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
+            None => p::execve(&self.program, &argv, &envp),
+        };
+        let arg0 = self.argv.first().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+        ChildError::sys("exec", SysError { op: "exec", path: Some(PathBuf::from(arg0)), errno: e.errno })
+    }
 }
 
 /// Switch to the user's ids and capabilities: keepcaps, bounding set, groups, gid, uid,

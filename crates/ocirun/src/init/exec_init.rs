@@ -126,14 +126,5 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     // The process must outlive `ocirun exec -d`; the sync socket closes on exec, which tells
     // the runtime that exec happened.
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let e = match &plan.program_fd {
-        Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
-        None => p::execve(&plan.program, &argv, &envp),
-    };
-    let arg0 = a.process.args.first().cloned().unwrap_or_default();
-    Err(ChildError::sys("exec", SysError { op: "exec", path: Some(arg0.into()), errno: e.errno }))
+    Err(plan.exec())
 }

@@ -298,23 +298,7 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
                 // sysfs cannot be mounted in a user namespace without its own network
                 // namespace: bind the host's, read-only, as other runtimes do.
                 m::mount(Some("/sys"), &tpath, None, libc::MS_BIND | libc::MS_REC, None).map_err(err(step.clone()))?;
-                let fresh = reopen(ctx.root, dest).map_err(err(step.clone()))?;
-                let fpath = m::proc_fd_path(fresh.as_fd());
-                let locked = locked_flags(&fpath);
-                m::mount(
-                    None,
-                    &fpath,
-                    None,
-                    libc::MS_BIND
-                        | libc::MS_REMOUNT
-                        | libc::MS_RDONLY
-                        | libc::MS_NOSUID
-                        | libc::MS_NODEV
-                        | libc::MS_NOEXEC
-                        | locked,
-                    None,
-                )
-                .map_err(err(step.clone()))?;
+                remount_bind_readonly(ctx.root, dest).map_err(err(step.clone()))?;
             }
             Err(e) if typ == "devpts" && ctx.userns && e.errno == libc::EINVAL && data.contains("gid=") => {
                 // `gid=5` (tty) is usually not mapped in a rootless user namespace and the
@@ -374,6 +358,15 @@ fn label_applies(typ: &str) -> bool {
 /// crosses the new mount, while the old fd's /proc/self/fd link still names what is under it.
 pub fn reopen(root: BorrowedFd<'_>, dest: &Path) -> Result<OwnedFd, SysError> {
     m::openat2(root, &clean(dest), libc::O_PATH, 0, m::RESOLVE_IN_ROOT)
+}
+
+/// Remount the bind mount at `dest` read-only, nosuid, nodev and noexec, keeping the flags the
+/// kernel locks in a user namespace.
+pub fn remount_bind_readonly(root: BorrowedFd<'_>, dest: &Path) -> Result<(), SysError> {
+    let fresh = reopen(root, dest)?;
+    let fpath = m::proc_fd_path(fresh.as_fd());
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    m::mount(None, &fpath, None, flags | locked_flags(&fpath), None)
 }
 
 /// MS_* flags of the mount at `path` that a remount in a user namespace must keep.

@@ -65,23 +65,7 @@ pub fn readonly(root: BorrowedFd<'_>, path: &str) -> Result<(), ChildError> {
     };
     let target = m::proc_fd_path(fd.as_fd());
     m::mount(target.to_str(), &target, None, libc::MS_BIND | libc::MS_REC, None).map_err(step)?;
-    let fresh = super::mounts::reopen(root, Path::new(path)).map_err(step)?;
-    let fpath = m::proc_fd_path(fresh.as_fd());
-    let locked = locked_flags(&fpath);
-    m::mount(
-        None,
-        &fpath,
-        None,
-        libc::MS_BIND
-            | libc::MS_REMOUNT
-            | libc::MS_RDONLY
-            | libc::MS_NOSUID
-            | libc::MS_NODEV
-            | libc::MS_NOEXEC
-            | locked,
-        None,
-    )
-    .map_err(step)
+    super::mounts::remount_bind_readonly(root, Path::new(path)).map_err(step)
 }
 
 /// Remount the root read-only.
