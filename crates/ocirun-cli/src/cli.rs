@@ -9,7 +9,7 @@ pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
     env!("OCIRUN_COMMIT"),
-    "\nspec: 1.2.0\n+CAP +SECCOMP +CGROUPV1 +CGROUPV2 +IDMAP +HOOKS"
+    "\nspec: 1.2.0\n+CAP +SECCOMP +CGROUPV1 +CGROUPV2 +SYSTEMD +IDMAP +HOOKS +NETDEVICES +ROOTLESS"
 );
 
 /// An OCI container runtime: create, start, exec into, signal and delete containers.

@@ -112,3 +112,24 @@ fn version_names_the_runtime_and_spec() {
     assert!(first.contains(" version "), "{out}");
     assert!(out.stdout.lines().any(|l| l.starts_with("spec: 1.")), "{out}");
 }
+
+#[test]
+fn version_features_agree_with_the_features_command() {
+    let Some(t) = itest::Test::new() else { return };
+    if itest::runtime().kind != itest::Kind::Ocirun {
+        itest::skip("the +FEATURE line is ocirun's");
+        return;
+    }
+    let version = t.rt(&["--version"]);
+    version.expect_ok();
+    let features = t.rt(&["features"]);
+    features.expect_ok();
+    let f = features.json();
+    let has = |tag: &str| version.stdout.split_whitespace().any(|w| w == tag);
+    assert_eq!(has("+SECCOMP"), f["linux"]["seccomp"]["enabled"] == true, "{}", version.stdout);
+    assert_eq!(has("+SYSTEMD"), f["linux"]["cgroup"]["systemd"] == true, "{}", version.stdout);
+    assert_eq!(has("+CGROUPV1"), f["linux"]["cgroup"]["v1"] == true, "{}", version.stdout);
+    assert_eq!(has("+CGROUPV2"), f["linux"]["cgroup"]["v2"] == true, "{}", version.stdout);
+    assert_eq!(has("+IDMAP"), f["linux"]["mountExtensions"]["idmap"]["enabled"] == true, "{}", version.stdout);
+    assert_eq!(has("+NETDEVICES"), f["linux"]["netDevices"]["enabled"] == true, "{}", version.stdout);
+}
