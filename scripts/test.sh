@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in busybox-static crun runc hyperfine file python3 iproute2 time make man-db groff-base uidmap gcc; do
+for pkg in busybox-static crun runc hyperfine file python3 iproute2 time make man-db groff-base uidmap gcc systemd; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
