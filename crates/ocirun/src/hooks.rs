@@ -58,6 +58,10 @@ pub fn run_all(_kind: &str, hooks: &[Hook], state_json: &str) -> Result<(), Hook
 pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
     let spawn_err = |source| HookError::Spawn { path: h.path.clone(), source };
     let (ours, theirs) = fd::stream_pair().map_err(|e| spawn_err(std::io::Error::from_raw_os_error(e.errno)))?;
+    // stderr too is a socket drained without blocking while we wait: a chatty hook can never
+    // fill a pipe and hang.
+    let (err_ours, err_theirs) =
+        fd::stream_pair().map_err(|e| spawn_err(std::io::Error::from_raw_os_error(e.errno)))?;
     let mut cmd = Command::new(&h.path);
     if let Some((first, rest)) = h.args.split_first() {
         cmd.arg0(first).args(rest);
@@ -68,7 +72,7 @@ pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+    cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null()).stderr(Stdio::from(err_theirs)).process_group(0);
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // Drop our copy of the hook's end (moved into the Command) with the Command itself.
     drop(cmd);
@@ -77,7 +81,20 @@ pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
     let mut pending: &[u8] = state_json.as_bytes();
     let mut stdin = Some(ours);
     let mut sleep = Duration::from_micros(100);
+    let mut stderr: Vec<u8> = Vec::new();
+    let drain = |stderr: &mut Vec<u8>| {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = fd::recv_nonblocking(err_ours.as_fd(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            // Keep the first 4 KiB for the error message; read and drop the rest.
+            let room = 4096usize.saturating_sub(stderr.len());
+            stderr.extend_from_slice(&buf[..n.min(room)]);
+        }
+    };
     let status = loop {
+        drain(&mut stderr);
         if let Some(s) = stdin.as_ref() {
             match fd::send_nonblocking(s.as_fd(), pending) {
                 Ok(n) => pending = &pending[n..],
@@ -107,11 +124,8 @@ pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
     if status.success() {
         return Ok(());
     }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut err);
-    }
+    drain(&mut stderr);
+    let err = String::from_utf8_lossy(&stderr);
     let err = err.trim();
     Err(HookError::Failed {
         path: h.path.clone(),

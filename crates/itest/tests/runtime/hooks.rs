@@ -80,3 +80,20 @@ fn failing_create_runtime_hook_aborts_create() {
     assert_ne!(out.code, Some(0), "create succeeded despite a failing hook: {out}");
     t.rt(&["state", &t.id]).expect_failure();
 }
+
+#[test]
+fn a_hook_writing_a_lot_to_stderr_neither_hangs_nor_loses_its_message() {
+    let Some(mut t) = Test::new() else { return };
+    // 1 MiB on stderr, more than a pipe holds, then a failure: no timeout is set.
+    let script = "echo first-line-of-stderr >&2; head -c 1048576 /dev/zero | tr '\\000' x >&2; exit 3";
+    t.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    t.args(&["sleep", "600"]);
+    let out = t.create();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr.contains("first-line-of-stderr"),
+        "the hook's stderr is not in the error: {}",
+        &out.stderr[..out.stderr.len().min(300)]
+    );
+    t.rt(&["state", &t.id]).expect_failure();
+}

@@ -346,3 +346,17 @@ pub fn send_nonblocking(sock: BorrowedFd<'_>, data: &[u8]) -> SysResult<usize> {
     }
     Ok(r as usize)
 }
+
+/// Receive what is there without blocking; `Ok(0)` when nothing is (or at end of stream).
+pub fn recv_nonblocking(sock: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: valid fd and buffer.
+    let r = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if r == -1 {
+        let e = super::last_errno();
+        if e == libc::EAGAIN || e == libc::EINTR {
+            return Ok(0);
+        }
+        return Err(SysError::new("recv", e));
+    }
+    Ok(r as usize)
+}
