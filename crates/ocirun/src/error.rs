@@ -98,6 +98,13 @@ pub enum Error {
         /// What was attempted.
         op: &'static str,
     },
+    /// The container's process has exited (engines look for runc's words "container not
+    /// running" to tell this from a real failure).
+    #[error("container {id:?} is stopped: container not running")]
+    NotRunning {
+        /// The id.
+        id: String,
+    },
     /// The state file is unreadable or corrupt.
     #[error("state of container {id:?} at {path} is corrupt: {reason}; remove it with `delete --force`")]
     CorruptState {
@@ -165,7 +172,7 @@ impl Error {
             Error::InvalidId { .. } | Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
-            Error::WrongState { .. } => ErrorKind::WrongState,
+            Error::WrongState { .. } | Error::NotRunning { .. } => ErrorKind::WrongState,
             Error::CorruptState { .. } => ErrorKind::Io,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Init(_) => ErrorKind::ContainerInit,

@@ -24,3 +24,19 @@ fn sysctls_are_written_before_proc_sys_is_made_read_only() {
     out.expect_code(0);
     assert_eq!(out.stdout.trim(), "0", "{out}");
 }
+
+#[test]
+fn kill_after_exit_says_container_not_running_and_kill_all_succeeds() {
+    // containerd's shim treats a kill error as "already exited" only when it says
+    // "container not running"; it also runs `kill --all` after every exit.
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["true"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    t.wait_status("stopped");
+    let out = t.rt(&["kill", &t.id, "KILL"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("container not running"), "{out}");
+    t.rt(&["kill", "--all", &t.id, "KILL"]).expect_ok();
+    t.rt(&["delete", &t.id]).expect_ok();
+}

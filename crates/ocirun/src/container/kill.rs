@@ -12,7 +12,15 @@ impl Runtime {
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let (_dir, st, status) = self.open(id)?;
         if !status.can_kill() {
-            return Err(Error::WrongState { id: id.into(), status: status.to_string(), op: "kill" });
+            if all && status == crate::state::Status::Stopped {
+                // The init is gone; whatever it left in the cgroup still gets the signal, and
+                // that is a success (containerd's shim kills --all after every exit).
+                for pid in super::cgroup::pids(&st)? {
+                    let _ = p::kill(pid, signal);
+                }
+                return Ok(());
+            }
+            return Err(Error::NotRunning { id: id.into() });
         }
         if all {
             for pid in super::cgroup::pids(&st)? {
@@ -34,14 +42,12 @@ impl Runtime {
 pub(crate) fn signal_init(st: &ContainerState, signal: i32) -> Result<()> {
     let pidfd = match p::pidfd_open(st.pid) {
         Ok(fd) => fd,
-        Err(e) if e.errno == libc::ESRCH => {
-            return Err(Error::WrongState { id: st.id.clone(), status: "stopped".into(), op: "kill" })
-        }
+        Err(e) if e.errno == libc::ESRCH => return Err(Error::NotRunning { id: st.id.clone() }),
         Err(e) => return Err(e.into()),
     };
     // With the pidfd held, the pid cannot be reused: check it is still our init.
     if !st.init_alive() {
-        return Err(Error::WrongState { id: st.id.clone(), status: "stopped".into(), op: "kill" });
+        return Err(Error::NotRunning { id: st.id.clone() });
     }
     p::pidfd_send_signal(pidfd.as_fd(), signal)?;
     Ok(())
