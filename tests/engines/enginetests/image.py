@@ -105,9 +105,9 @@ def _blob(dir_, data):
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def build_oci_archive(path, rootfs_tar, workdir):
-    """An OCI image layout (oci-layout, index.json, blobs) tarred up, named IMAGE through the
-    annotations containerd reads on import."""
+def build_oci_archive(path, rootfs_tar, workdir, name=IMAGE, cmd=("/bin/sh",)):
+    """An OCI image layout (oci-layout, index.json, blobs) tarred up, named ``name`` (IMAGE)
+    through the annotations containerd reads on import, with ``cmd`` as the default command."""
     layout = os.path.join(workdir, "oci-layout")
     shutil.rmtree(layout, ignore_errors=True)
     os.makedirs(os.path.join(layout, "blobs", "sha256"))
@@ -119,7 +119,7 @@ def build_oci_archive(path, rootfs_tar, workdir):
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Env": ["PATH=/bin:/usr/bin:/sbin"], "Cmd": ["/bin/sh"]},
+        "config": {"Env": ["PATH=/bin:/usr/bin:/sbin"], "Cmd": list(cmd)},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }
     cfg = _blob(layout, json.dumps(config).encode())
@@ -128,7 +128,7 @@ def build_oci_archive(path, rootfs_tar, workdir):
     man = _blob(layout, json.dumps(manifest).encode())
     man["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
     man["platform"] = {"architecture": "amd64", "os": "linux"}
-    man["annotations"] = {"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "latest"}
+    man["annotations"] = {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [man]}
     with open(os.path.join(layout, "index.json"), "w") as f:
         json.dump(index, f)

@@ -18,7 +18,7 @@ ENGINES = {
     "podman": ("podman", ["podman"]),
     "docker": ("dockerd", ["docker.io"]),
     "containerd": ("containerd", ["containerd"]),
-    "cri": ("crictl", []),
+    "cri": ("containerd", ["containerd"]),
 }
 REFERENCES = {"crun": "/usr/bin/crun", "runc": "/usr/sbin/runc"}
 
@@ -85,7 +85,7 @@ def make_engine(name, tmp, rootfs_tar, oci_tar, runtimes):
         return Containerd(tmp, oci_tar)
     if name == "cri":
         from .cri import Cri
-        return Cri(tmp, oci_tar, runtimes)
+        return Cri(tmp, rootfs_tar, oci_tar, runtimes)
     raise SystemExit(f"unknown engine {name}")
 
 
@@ -175,8 +175,6 @@ def main(argv):
     os.chdir(tmp)
     try:
         for name in args.engines.split(","):
-            if name == "cri" and args.quick:
-                continue
             run_engine(name, args, runtimes, tmp, rootfs_tar, oci_tar, results)
     finally:
         os.chdir(cwd)
