@@ -37,4 +37,5 @@ else
     command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
     bash fuzz/run-bounded.sh 10
 fi
-echo "== all suites passed"
+# set -e stops at the first failing suite, so reaching here means all of them passed.
+echo "suites: 8 passed, 0 failed"
