@@ -124,12 +124,19 @@ impl Runtime {
             Some(p) => Console::Socket(p.clone()),
             None => Console::None,
         };
-        self.create_with(id, opts, console)
+        self.create_with(id, opts, console, load_bundle(opts)?)
     }
 
-    pub(crate) fn create_with(&self, id: &str, opts: &CreateOptions, console: Console) -> Result<Created> {
+    /// Create from a bundle already loaded with [`load_bundle`] (`run` reads it only once).
+    pub(crate) fn create_with(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        console: Console,
+        loaded: (Spec, PathBuf, PathBuf),
+    ) -> Result<Created> {
         crate::state::validate_id(id)?;
-        let (mut spec, bundle, rootfs) = load_bundle(opts)?;
+        let (mut spec, bundle, rootfs) = loaded;
         if self.rootless {
             crate::rootless::require_user_namespace(&spec)?;
         }

@@ -33,7 +33,10 @@ pub(crate) const FORWARD: [i32; 8] = [
 impl Runtime {
     /// Run a container. Returns its exit code (128+N when killed by signal N), or 0 detached.
     pub fn run(&self, id: &str, opts: &CreateOptions, ropts: &RunOptions) -> Result<i32> {
-        let terminal_fg = !ropts.detach && opts.console_socket.is_none() && wants_terminal(opts);
+        // Read and check the bundle once: it decides how the terminal is wired, then create uses it.
+        let loaded = super::create::load_bundle(opts)?;
+        let terminal = loaded.0.process.as_ref().is_some_and(|p| p.terminal);
+        let terminal_fg = !ropts.detach && opts.console_socket.is_none() && terminal;
         let (console, ours) = if terminal_fg {
             let (a, b) = fd::seqpacket_pair()?;
             (Console::Connected(b), Some(a))
@@ -46,7 +49,7 @@ impl Runtime {
         sigs.push(libc::SIGCHLD);
         let old_mask = if ropts.detach { None } else { Some(p::block_signals(&sigs)?) };
         let result = (|| {
-            let created = self.create_with(id, opts, console)?;
+            let created = self.create_with(id, opts, console, loaded)?;
             for w in &created.warnings {
                 crate::log::warn(w);
             }
@@ -77,15 +80,6 @@ impl Runtime {
             p::set_sigmask(&m);
         }
         result
-    }
-}
-
-fn wants_terminal(opts: &CreateOptions) -> bool {
-    match &opts.spec {
-        Some(s) => s.process.as_ref().is_some_and(|p| p.terminal),
-        None => {
-            super::create::load_bundle(opts).map(|(s, _, _)| s.process.is_some_and(|p| p.terminal)).unwrap_or(false)
-        }
     }
 }
 
