@@ -296,7 +296,16 @@ impl Manager {
     /// Move process `pid` into the cgroup in every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         for d in self.dirs() {
-            fs::write(&d.join("cgroup.procs"), &pid.to_string())?;
+            let procs = d.join("cgroup.procs");
+            match fs::write(&procs, &pid.to_string()) {
+                // A v1 directory systemd removed under us while it realised a scope (it trims
+                // the hierarchies a unit does not account): make it again, once.
+                Err(CgroupError::Write { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    fs::mkdir_all(&d)?;
+                    fs::write(&procs, &pid.to_string())?;
+                }
+                r => r?,
+            }
         }
         Ok(())
     }

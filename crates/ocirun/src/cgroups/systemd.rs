@@ -223,6 +223,13 @@ pub fn scope_properties(s: &ScopeSpec<'_>, r: &Resources) -> Result<Vec<Value>> 
         prop("Delegate", Value::Bool(true)),
         prop("DefaultDependencies", Value::Bool(false)),
         prop("PIDs", Value::Array("u".into(), vec![Value::U32(s.pid)])),
+        // Accounting on for every controller systemd drives: otherwise, on v1, systemd realises
+        // the scope only in the hierarchies a set limit needs and trims the directories we add
+        // in the others (seen: blkio's vanishing between our mkdir and the write of the pid).
+        prop("MemoryAccounting", Value::Bool(true)),
+        prop("CPUAccounting", Value::Bool(true)),
+        prop("TasksAccounting", Value::Bool(true)),
+        prop(if s.v2 { "IOAccounting" } else { "BlockIOAccounting" }, Value::Bool(true)),
     ];
     let max = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
     if let Some(m) = &r.memory {
