@@ -27,9 +27,13 @@ fi
 arch=amd64
 glibc=$(dpkg-query -W -f='${Version}' libc6-dev)
 
-root="$dist/deb-root"
-rm -rf --one-file-system "$root"
-trap 'rm -rf --one-file-system "$root"' EXIT
+# A private staging tree per build: two builds at once (a second `make deb`, the test suite
+# beside a person) once shared a fixed deb-root and removed each other's files mid-build.
+mkdir -p "$dist"
+rm -rf --one-file-system "$dist/deb-root"   # left by versions that staged there
+root=$(mktemp -d "$dist/deb-root.XXXXXX")
+chmod 0755 "$root"
+trap 'rm -rf --one-file-system "$root" "$root.deb"' EXIT
 doc="$root/usr/share/doc/ocirun"
 install -D -m 0755 "$bin" "$root/usr/bin/ocirun"
 install -d "$root/usr/share/man/man8" "$doc"
@@ -74,5 +78,7 @@ if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
     find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 fi
 deb="$dist/ocirun_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+# Built beside its final name and renamed into place, so a reader never sees half a package.
+dpkg-deb --root-owner-group -Zxz --build "$root" "$root.deb" >/dev/null
+mv -f "$root.deb" "$deb"
 echo "$deb"

@@ -291,11 +291,11 @@ fn build_rootfs(rootfs: &Path, busybox: &Path) {
     for d in ["bin", "dev", "proc", "sys", "tmp", "etc", "root", "srv", "mnt", "run", "var"] {
         std::fs::create_dir_all(rootfs.join(d)).expect("create rootfs dirs");
     }
-    std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
+    copy_executable(busybox, &rootfs.join("bin/busybox"));
     for a in APPLETS {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).expect("applet symlink");
     }
-    std::fs::copy(reporter_path(), rootfs.join(&REPORTER[1..])).expect("copy reporter");
+    copy_executable(&reporter_path(), &rootfs.join(&REPORTER[1..]));
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n")
         .expect("write passwd");
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").expect("write group");
@@ -358,4 +358,19 @@ pub fn default_config() -> Value {
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
     })
+}
+
+/// Copy an executable for a test to run. The copy is made by `cp`, not in this process: a
+/// write fd held here would be inherited by any child another test thread forks meanwhile,
+/// and exec of the copy fails with ETXTBSY until that child has exec'd (seen in the rootless
+/// tests on a fresh machine).
+pub fn copy_executable(src: &Path, dst: &Path) {
+    let ok = std::process::Command::new("cp")
+        .arg("--")
+        .arg(src)
+        .arg(dst)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cp {} {} failed", src.display(), dst.display());
 }

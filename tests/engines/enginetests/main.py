@@ -107,7 +107,7 @@ def run_engine(name, args, runtimes, tmp, rootfs_tar, oci_tar, results):
         return
     if not scenarios and name != "podman":
         return
-    snap = hostcheck.Snapshot(tmp, engine_markers(name))
+    snap = hostcheck.Snapshot(tmp, engine_markers(name), engine_parents(name))
     log(f"starting {name}")
     started = False
     try:
@@ -141,6 +141,12 @@ def run_engine(name, args, runtimes, tmp, rootfs_tar, oci_tar, results):
             snap.clean()
         else:
             results.add(Result(sc, "all", PASS, "", 0.0))
+
+
+def engine_parents(name):
+    """The engine's own cgroups (made on first use, kept by the engine), not the runtime's."""
+    return {"podman": ["libpod_parent", "libpod_parent/conmon"], "docker": ["docker"],
+            "containerd": ["enginetest"], "cri": ["enginetest-cri"]}[name]
 
 
 def engine_markers(name):

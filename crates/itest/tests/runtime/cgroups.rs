@@ -441,3 +441,23 @@ fn cgroup_commands_on_an_unknown_container_fail() {
         t.rt(&args).expect_failure().expect_code(1);
     }
 }
+
+/// On a hybrid host, a container without a cgroup2-only limit leaves the cgroup2 root's
+/// `cgroup.subtree_control` as it was: a controller enabled there can no longer be bound to
+/// v1 (and crun 1.8 then refuses the host until reboot). On pure v2 the runtime enables the
+/// available controllers, as crun and runc do, so the check applies to hybrid hosts only.
+#[test]
+fn a_container_leaves_the_hybrid_cgroup2_root_as_it_found_it() {
+    let unified = Path::new("/sys/fs/cgroup/unified/cgroup.subtree_control");
+    if !unified.exists() {
+        return itest::skip("no hybrid cgroup2 mount at /sys/fs/cgroup/unified");
+    }
+    let before = std::fs::read_to_string(unified).expect("read subtree_control");
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["resources"] =
+        json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}, "cpu": {"shares": 512}});
+    t.args(&["true"]);
+    t.run().expect_code(0);
+    let after = std::fs::read_to_string(unified).expect("read subtree_control");
+    assert_eq!(before, after, "the cgroup2 root's subtree_control changed");
+}

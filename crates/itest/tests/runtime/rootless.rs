@@ -79,7 +79,7 @@ fn rootless_test(user: &User) -> Option<Test> {
     let mut t = Test::new()?;
     let bin = t.dir.join("bin");
     std::fs::create_dir(&bin).expect("mkdir bin");
-    std::fs::copy(&runtime().path, bin.join("ocirun-under-test")).expect("copy the runtime");
+    itest::fixture::copy_executable(&runtime().path, &bin.join("ocirun-under-test"));
     std::fs::create_dir(t.dir.join("xdg")).expect("mkdir xdg");
     let ok = Command::new("chown")
         .args(["-R", &format!("{}:{}", user.uid, user.gid)])

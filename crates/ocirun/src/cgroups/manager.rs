@@ -83,7 +83,12 @@ impl Manager {
         if let Some(root) = self.layout.unified() {
             let dir = root.join(self.path.relative());
             created.extend(fs::mkdir_all(&dir)?);
-            enable_controllers(root, &dir);
+            // Pure v2: every available controller, as crun and runc do (stats need them even
+            // without limits). Hybrid: none here; `write_resources` enables only what a limit
+            // needs, since a controller in use on cgroup2 can no longer be bound to v1.
+            if self.layout.is_v2() {
+                enable_controllers(root, &dir, None);
+            }
         }
         Ok(())
     }
@@ -146,6 +151,51 @@ impl Manager {
         Ok(text.split_whitespace().map(str::to_string).collect())
     }
 
+    /// On a hybrid host, the cgroup2 controllers `r` needs because no v1 hierarchy has them.
+    fn hybrid_v2_needs(&self, r: &Resources) -> Vec<&'static str> {
+        let v1 = |name: &str| self.v1_dir(name).is_some();
+        let mut need = Vec::new();
+        let mut want = |asks: bool, v1_name: &str, v2_name: &'static str| {
+            if asks && !v1(v1_name) {
+                need.push(v2_name);
+            }
+        };
+        let cpu = r.cpu.as_ref();
+        let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        want(cpu.is_some_and(|c| nonempty(&c.cpus) || nonempty(&c.mems)), "cpuset", "cpuset");
+        want(r.memory.as_ref().is_some_and(|m| !memory_is_default(m)), "memory", "memory");
+        want(
+            cpu.is_some_and(|c| {
+                c.shares.is_some_and(|s| s != 0) || c.quota.is_some() || c.period.is_some() || c.burst.is_some()
+            }),
+            "cpu",
+            "cpu",
+        );
+        want(r.pids.as_ref().is_some_and(|p| p.limit > 0), "pids", "pids");
+        want(r.block_io.as_ref().is_some_and(|b| *b != Default::default()), "blkio", "io");
+        want(!r.hugepage_limits.is_empty(), "hugetlb", "hugetlb");
+        want(!r.rdma.is_empty(), "rdma", "rdma");
+        for key in r.unified.keys() {
+            for (prefix, c) in [
+                ("memory.", "memory"),
+                ("cpu.", "cpu"),
+                ("io.", "io"),
+                ("pids.", "pids"),
+                ("hugetlb.", "hugetlb"),
+                ("cpuset.", "cpuset"),
+                ("rdma.", "rdma"),
+                ("misc.", "misc"),
+            ] {
+                if key.starts_with(prefix) && !need.contains(&c) {
+                    need.push(c);
+                }
+            }
+        }
+        need.sort_unstable();
+        need.dedup();
+        need
+    }
+
     /// Write `linux.resources` (at create time, before any process joins).
     pub fn apply(&self, r: &Resources) -> Result<()> {
         self.write_resources(r, false, true)
@@ -166,6 +216,12 @@ impl Manager {
     fn write_resources(&self, r: &Resources, update: bool, devices: bool) -> Result<()> {
         let normalized = zero_means_unset(r);
         let r = &normalized;
+        if let (Some(root), Some(dir), false) = (self.layout.unified(), self.unified_dir(), self.layout.is_v2()) {
+            let need = self.hybrid_v2_needs(r);
+            if !need.is_empty() {
+                enable_controllers(root, &dir, Some(&need));
+            }
+        }
         let v2c = self.v2_controllers()?;
         let missing = |controller: &str, field| {
             Err(CgroupError::ControllerUnavailable { controller: controller.to_string(), field })
@@ -562,7 +618,10 @@ fn remove_dir(d: &Path) -> Result<()> {
 /// Enable every available controller from `root` down to `dir`'s parent, so `dir` gets them.
 /// Failures are not errors here: a controller that could not be enabled is missing from
 /// `dir`'s `cgroup.controllers`, and applying a resource that needs it names it.
-fn enable_controllers(root: &Path, dir: &Path) {
+/// Enable controllers for `dir` in `cgroup.subtree_control` of each ancestor from `root` down:
+/// all that are available (`only` = None) or just those in `only`. A controller already
+/// enabled is left alone, so nothing is written where nothing is missing.
+fn enable_controllers(root: &Path, dir: &Path, only: Option<&[&str]>) {
     let Ok(rel) = dir.strip_prefix(root) else {
         return;
     };
@@ -572,6 +631,9 @@ fn enable_controllers(root: &Path, dir: &Path) {
         let avail = fs::read_opt(&cur.join("cgroup.controllers")).ok().flatten().unwrap_or_default();
         let enabled = fs::read_opt(&cur.join("cgroup.subtree_control")).ok().flatten().unwrap_or_default();
         for c in avail.split_whitespace() {
+            if only.is_some_and(|o| !o.contains(&c)) {
+                continue;
+            }
             if !enabled.split_whitespace().any(|e| e == c) {
                 let _ = fs::write(&cur.join("cgroup.subtree_control"), &format!("+{c}"));
             }

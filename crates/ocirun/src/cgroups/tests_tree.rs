@@ -417,6 +417,45 @@ fn v2_unified_keys_are_checked() {
     }
 }
 
+/// On a hybrid host a controller in use on cgroup2 can no longer be bound to v1 (and crun then
+/// refuses the host until reboot): a container enables one there only when a limit needs it.
+#[test]
+fn hybrid_enables_a_cgroup2_controller_only_for_a_limit_that_needs_it() {
+    let t = TempDir::new("hybsub");
+    let layout = v1_tree(&t, &["memory", "pids", "devices"], true);
+    let uroot = t.path().join("unified");
+    touch(&uroot, &["cgroup.subtree_control"]);
+    put(&uroot.join("cgroup.controllers"), "hugetlb\n");
+    let m = Manager::create(layout.clone(), path("/a/ctr")).expect("create");
+    let plain = Resources {
+        memory: Some(Memory { limit: Some(1 << 20), ..Default::default() }),
+        pids: Some(Pids { limit: 7 }),
+        ..Default::default()
+    };
+    touch(&t.path().join("memory/a/ctr"), &["memory.limit_in_bytes"]);
+    touch(&t.path().join("pids/a/ctr"), &["pids.max"]);
+    touch(&t.path().join("devices/a/ctr"), &["devices.allow", "devices.deny"]);
+    m.apply(&plain).expect("apply without hugetlb");
+    assert_eq!(get(&uroot.join("cgroup.subtree_control")), "", "the cgroup2 root was changed");
+    assert!(
+        !uroot.join("a/cgroup.subtree_control").exists() || get(&uroot.join("a/cgroup.subtree_control")).is_empty()
+    );
+
+    // A hugetlb limit (no v1 hugetlb here) enables hugetlb from the root down, and only it.
+    touch(&uroot.join("a"), &["cgroup.subtree_control"]);
+    put(&uroot.join("a/cgroup.controllers"), "hugetlb\n");
+    touch(&uroot.join("a/ctr"), &["hugetlb.2MB.max", "hugetlb.2MB.rsvd.max"]);
+    put(&uroot.join("a/ctr/cgroup.controllers"), "hugetlb\n");
+    let huge = Resources {
+        hugepage_limits: vec![HugepageLimit { page_size: "2MB".into(), limit: 2 << 20 }],
+        ..Default::default()
+    };
+    m.apply(&huge).expect("apply with hugetlb");
+    assert_eq!(get(&uroot.join("cgroup.subtree_control")), "+hugetlb");
+    assert_eq!(get(&uroot.join("a/cgroup.subtree_control")), "+hugetlb");
+    assert_eq!(get(&uroot.join("a/ctr/hugetlb.2MB.max")), "2097152");
+}
+
 #[test]
 fn v2_create_enables_controllers_in_the_parents() {
     let t = TempDir::new("v2c");
