@@ -295,7 +295,7 @@ fn build_rootfs(rootfs: &Path, busybox: &Path) {
     for a in APPLETS {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).expect("applet symlink");
     }
-    copy_executable(&reporter_path(), &rootfs.join(&REPORTER[1..]));
+    copy_executable(reporter_path(), &rootfs.join(&REPORTER[1..]));
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n")
         .expect("write passwd");
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").expect("write group");
