@@ -26,6 +26,7 @@ step() {
     # Through bash, so that NAME's command may be one of the functions below. Output goes to a
     # file that tail follows until the step ends: a daemon a step leaves behind could hold a
     # pipe open for ever, but not a file.
+    : > "$log"
     timeout --kill-after=30 "$limit" bash -c "$(declare -f); \"\$@\"" step "$@" < /dev/null > "$log" 2>&1 &
     local pid=$!
     tail -n +1 -f --pid="$pid" "$log" &
