@@ -7,7 +7,9 @@
 # it; each must now run clean), then fuzzes for SECONDS starting from the committed seeds in
 # fuzz/corpus/TARGET/. New inputs go to a scratch corpus, so the committed seeds never grow by
 # themselves. A crash leaves its input in fuzz/artifacts/TARGET/: copy it into
-# fuzz/regressions/TARGET/ once it is understood and reported. Needs the nightly toolchain and
+# fuzz/regressions/TARGET/ once it is understood and reported. Uses the nightly toolchain when
+# rustup has one; otherwise the stable one with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags,
+# and stable ships the sanitizer runtime), so a fresh machine with only stable fuzzes too. Needs
 # cargo-fuzz (`cargo install cargo-fuzz`). Prints one line per target with executions and time.
 set -euo pipefail
 
@@ -20,7 +22,14 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets=(spec_parse_validate seccomp_compile state_load)
 fi
 
-cargo +nightly fuzz build -O
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    toolchain=nightly
+else
+    toolchain=stable
+    export RUSTC_BOOTSTRAP=1
+    echo "fuzz: no nightly toolchain; building with stable and RUSTC_BOOTSTRAP=1"
+fi
+cargo +$toolchain fuzz build -O
 scratch=$(mktemp -d /tmp/ocirun-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 # The state_load target keeps its state store here (on tmpfs when /dev/shm exists).
@@ -33,7 +42,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$scratch/$t" "artifacts/$t"
     regressions=(regressions/"$t"/*)
     if [ -e "${regressions[0]}" ]; then
-        if ! cargo +nightly fuzz run -O "$t" "${regressions[@]}" -- -runs=1 >"$scratch/$t.replay.log" 2>&1; then
+        if ! cargo +$toolchain fuzz run -O "$t" "${regressions[@]}" -- -runs=1 >"$scratch/$t.replay.log" 2>&1; then
             echo "FAIL $t: a regression input crashes again:"
             tail -40 "$scratch/$t.replay.log"
             failed=1
@@ -42,7 +51,7 @@ for t in "${targets[@]}"; do
         echo "ok   $t: ${#regressions[@]} regression input(s) replayed"
     fi
     start=$(date +%s)
-    if cargo +nightly fuzz run -O "$t" "$scratch/$t" "corpus/$t" -- \
+    if cargo +$toolchain fuzz run -O "$t" "$scratch/$t" "corpus/$t" -- \
         -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="artifacts/$t/" >"$scratch/$t.log" 2>&1; then
         status=ok
