@@ -211,6 +211,23 @@ fn listener_gets_the_notify_fd_during_create() {
 }
 
 #[test]
+fn notify_filter_loaded_at_create_still_falls_back_to_execve() {
+    let Some(mut t) = Test::new() else { return };
+    let agent = Agent::bind(&t, "agent.sock");
+    let mut profile = notify_profile(&agent, &["mkdirat"]);
+    profile["syscalls"]
+        .as_array_mut()
+        .expect("rules")
+        .push(json!({"names": ["execveat", "close_range"], "action": "SCMP_ACT_ERRNO"}));
+    t.config["linux"]["seccomp"] = profile;
+    t.args(&["/bin/true"]);
+    let agent = std::thread::spawn(move || agent.receive(Duration::from_secs(20)).map(|(m, _fd)| m));
+    let out = t.run();
+    out.expect_ok();
+    assert!(agent.join().expect("agent thread").is_some(), "the listener got the fd");
+}
+
+#[test]
 fn an_agent_that_never_answers_hangs_no_command() {
     let Some(mut t) = Test::new() else { return };
     let agent = Agent::bind(&t, "agent.sock");

@@ -227,16 +227,16 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
             report(ChildError::msg("startContainer hook", e.to_string()));
         }
     }
-    if loads_early(a) {
-        report(seal_and_exec(None, &plan));
-    }
     let filter = a.seccomp.as_ref();
+    if loads_early(a) {
+        report(seal_and_exec(filter, true, &plan));
+    }
     if let Some(process) = &a.spec.process {
         if let Err(e) = last_steps(process, a.caps.as_ref(), a.userns, a.preserve_fds, filter.is_some()) {
             report(e);
         }
     }
-    report(seal_and_exec(filter, &plan))
+    report(seal_and_exec(filter, false, &plan))
 }
 
 /// Whether the init loads its filter during `create` (a notify listener waits for its fd).
@@ -283,11 +283,17 @@ pub(crate) fn last_steps(
     Ok(())
 }
 
-/// Load `filter` (when given) and exec the planned program; returns only on failure. Nothing
-/// between the two allocates or makes another call: the argument arrays are built first, and
-/// the choice between execveat on the checked fd and execve by path is made by running the
-/// filter over the execveat call beforehand.
-pub(crate) fn seal_and_exec(filter: Option<&crate::seccomp::CompiledFilter>, plan: &ExecPlan) -> ChildError {
+/// Load `filter` (unless `loaded` says it is in place already) and exec the planned program;
+/// returns only on failure. Nothing between the two allocates or makes another call: the
+/// argument arrays are built first, and the choice between execveat on the checked fd and
+/// execve by path is made by running the filter over the execveat call beforehand. (By path
+/// the program is looked up once more; the container's other processes could swap it in
+/// between, which is why the fd is the first choice.)
+pub(crate) fn seal_and_exec(
+    filter: Option<&crate::seccomp::CompiledFilter>,
+    loaded: bool,
+    plan: &ExecPlan,
+) -> ChildError {
     use std::os::fd::AsRawFd;
     let argv = pointers(&plan.argv);
     let envp = pointers(&plan.envp);
@@ -295,7 +301,7 @@ pub(crate) fn seal_and_exec(filter: Option<&crate::seccomp::CompiledFilter>, pla
         (Some(fd), Some(f)) => f.allows_execveat_fd(fd.as_raw_fd()).then_some(fd),
         (fd, _) => fd.as_ref(),
     };
-    if let Some(f) = filter {
+    if let Some(f) = filter.filter(|_| !loaded) {
         if let Err(e) = crate::seccomp::install(f) {
             return ChildError::msg("seccomp", e.to_string());
         }

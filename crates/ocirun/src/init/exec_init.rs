@@ -121,8 +121,8 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
                 .send_fd(&Msg::SeccompFd, notify.as_fd())
                 .map_err(sys("hand the seccomp notify fd to the runtime"))?;
             // Still open (close-on-exec): closing it would be one more call under the filter.
-            Err(exec::seal_and_exec(None, &plan))
+            Err(exec::seal_and_exec(filter, true, &plan))
         }
-        None => Err(exec::seal_and_exec(filter, &plan)),
+        None => Err(exec::seal_and_exec(filter, false, &plan)),
     }
 }
