@@ -113,11 +113,16 @@ fn capabilities_do_not_keep_what_loading_the_filter_needed() {
 }
 
 #[test]
-fn unknown_syscall_names_print_nothing_but_show_with_debug() {
+fn unknown_and_overridden_syscall_names_print_nothing_but_show_with_debug() {
     let Some(mut t) = Test::new() else { return };
     t.config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["frobnicate_2099", "getpid", "no_such_call"], "action": "SCMP_ACT_LOG"}]
+        "syscalls": [
+            {"names": ["frobnicate_2099", "getpid", "no_such_call"], "action": "SCMP_ACT_LOG"},
+            // A later rule that an earlier one overrides, as in podman's default profile (setns
+            // allowed, then denied without CAP_SYS_ADMIN): the first wins, quietly.
+            {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"}
+        ]
     });
     t.args(&["/bin/true"]);
     let out = t.run();

@@ -57,7 +57,7 @@ pub use profile::{Action, Arch};
 
 /// Bumped whenever the generated code for a given profile changes, so that cached programs of
 /// an older compiler are not reused.
-pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "/bpf-1");
+pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "/bpf-2");
 
 /// A seccomp profile could not be compiled, cached or installed.
 #[derive(Debug, thiserror::Error)]
@@ -185,8 +185,9 @@ pub struct CompiledFilter {
     program: Vec<SockFilter>,
     flags: u32,
     uses_notify: bool,
-    /// Syscall names unknown on every architecture of the profile, skipped: normal for
-    /// profiles written for every arch and kernel, so for the caller to log at debug level.
+    /// Syscall names unknown on every architecture of the profile, and rules an earlier rule
+    /// overrides, skipped: normal in engines' profiles (written for every arch and kernel),
+    /// so for the caller to log at debug level.
     pub skipped: Vec<String>,
     /// Things skipped while compiling (ignored flags and actions, a cache that
     /// could not be written), for the caller to log once.

@@ -188,8 +188,9 @@ pub(crate) struct Resolved {
     pub(crate) flags: u32,
     pub(crate) uses_notify: bool,
     pub(crate) warnings: Vec<String>,
-    /// Names unknown on every architecture: normal (profiles list the syscalls of every arch
-    /// and kernel), so only for `--debug`.
+    /// Names unknown on every architecture and rules overridden by an earlier one: normal in
+    /// engines' profiles (they list the syscalls of every arch and kernel), so only for
+    /// `--debug`.
     pub(crate) skipped: Vec<String>,
 }
 
@@ -297,6 +298,7 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
             .collect::<Result<Vec<_>, _>>()?;
         for name in &sc.names {
             let mut known = false;
+            let mut overridden = None;
             for &arch in &arches {
                 let Some(nr) = arch.syscall_nr(name) else {
                     continue;
@@ -312,9 +314,7 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
                 if args.is_empty() {
                     match entry.1 {
                         None => entry.1 = Some(action),
-                        Some(first) if first != action => warnings.push(format!(
-                            "{field}: {name}: already has action {first:?} without arguments; {action:?} ignored"
-                        )),
+                        Some(first) if first != action => overridden = Some(first),
                         Some(_) => {}
                     }
                 } else {
@@ -323,6 +323,14 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
             }
             if !known {
                 skipped.push(format!("{field}: unknown syscall {name:?} skipped"));
+            }
+            // The first rule wins. Engines' default profiles do this on purpose (podman's allows
+            // setns, then denies it again for a container without CAP_SYS_ADMIN), so it is no
+            // warning either.
+            if let Some(first) = overridden {
+                skipped.push(format!(
+                    "{field}: {name}: already has action {first:?} without arguments; {action:?} ignored"
+                ));
             }
         }
     }
