@@ -401,3 +401,23 @@ fn blocked_syscall_returns_its_errno() {
     out.expect_ok();
     assert_eq!(out.json()["result"]["error"], 1, "{out}");
 }
+
+#[test]
+fn notify_on_the_fd_hand_over_is_refused_not_hung() {
+    // The notify fd travels with sendmsg after the filter is in: a profile that sends sendmsg
+    // to the agent would wait on an agent that has no fd yet.
+    let Some(mut t) = Test::new() else { return };
+    let agent = Agent::bind(&t, "agent.sock");
+    t.config["linux"]["seccomp"] = notify_profile(&agent, &["sendmsg"]);
+    t.args(&["/bin/true"]);
+    let started = Instant::now();
+    let out = t.create();
+    assert!(started.elapsed() < Duration::from_secs(10), "create waited: {out}");
+    if itest::runtime::runtime().kind != itest::runtime::Kind::Ocirun {
+        println!("{out}");
+        let _ = t.rt(&["delete", "--force", &t.id]);
+        return;
+    }
+    out.expect_failure();
+    assert!(out.stderr.contains("sendmsg"), "the error names the call: {out}");
+}
