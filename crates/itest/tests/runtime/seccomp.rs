@@ -276,6 +276,8 @@ fn exec_under_a_minimal_allowlist_runs_true() {
     // sleep's own calls, for the container's init.
     names.extend(["nanosleep", "clock_nanosleep", "rt_sigaction", "rt_sigprocmask", "restart_syscall"]);
     t.config["linux"]["seccomp"] = allowlist("SCMP_ACT_ERRNO", &names);
+    // exec takes the container's noNewPrivileges unless --no-new-privs: both ways below.
+    t.config["process"]["noNewPrivileges"] = json!(false);
     t.args(&["/bin/sleep", "100"]);
     t.create().expect_ok();
     t.start().expect_ok();
