@@ -109,6 +109,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     a.sync.send(&Msg::Ready).map_err(sys("report ready"))?;
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
+    // With a notify listener the filter goes in now, so the agent has its fd before `start`.
     plan.notify_fd = exec::seal_early(a)?;
     Ok(plan)
 }
