@@ -381,6 +381,7 @@ fn crun_suite_profiles_run() {
     ];
     for (what, profile) in cases {
         let Some(mut t) = Test::new() else { return };
+        println!("crun suite case: {what}");
         t.config["linux"]["seccomp"] = profile;
         t.args(&["/bin/true"]);
         let out = t.run();
