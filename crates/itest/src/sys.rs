@@ -50,6 +50,11 @@ pub fn pass_fds(cmd: &mut Command, fds: Vec<OwnedFd>) {
 
 /// Receives one descriptor sent with SCM_RIGHTS (a runtime's `--console-socket` protocol).
 pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    Ok(recv_fd_with_data(sock)?.1)
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS and the bytes that came with it.
+pub fn recv_fd_with_data(sock: &UnixStream) -> io::Result<(Vec<u8>, OwnedFd)> {
     let mut data = [0u8; 4096];
     let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
     // Room for one control message carrying one int, kept aligned for cmsghdr.
@@ -76,7 +81,7 @@ pub fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
     // SAFETY: an SCM_RIGHTS message holds at least one int after its header, possibly unaligned.
     let fd: RawFd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
     // SAFETY: the kernel installed `fd` in this process for us; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok((data[..n as usize].to_vec(), unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 /// A pipe whose ends are both close-on-exec (so only `pass_fds` hands them on).

@@ -27,5 +27,6 @@ mod namespaces;
 mod netdev;
 mod process;
 mod rootless;
+mod seccomp;
 mod stress;
 mod systemd;

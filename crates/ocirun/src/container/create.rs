@@ -11,7 +11,7 @@ use crate::init::caps::CapSets;
 use crate::init::InitArgs;
 use crate::process::namespaces;
 use crate::process::spawn::{self, ParentHooks, Spawned};
-use crate::process::sync::{Channel, Msg};
+use crate::process::sync::{Channel, ChildError, Msg};
 use crate::spec::{self, Spec};
 use crate::state::{time, ContainerDir, ContainerState, Status};
 use crate::sys::{fd, mount as m, process as p, SysError};
@@ -222,29 +222,36 @@ impl Runtime {
             Some(profile) => {
                 let f = crate::seccomp::compile_cached(profile, &self.store.root().join("seccomp-cache"))?;
                 warnings.extend(f.warnings.iter().cloned());
+                for s in &f.skipped {
+                    crate::log::debug(s);
+                }
                 Some(f)
             }
             None => None,
         };
-        let seccomp_listener =
-            match (profile.and_then(|p| p.listener_path.as_deref()), seccomp.as_ref().is_some_and(|f| f.uses_notify()))
-            {
-                (Some(path), true) => Some(fd::unix_connect(Path::new(path)).map_err(|e| {
-                    Error::InvalidArgument(format!(
-                        "cannot connect to the seccomp listener linux.seccomp.listenerPath: {e}"
-                    ))
-                })?),
-                (None, true) => {
+        // With SCMP_ACT_NOTIFY the init loads the filter before `create` returns and hands its
+        // notify fd over with one sendmsg under the filter: see crate::seccomp.
+        let listener = match (profile.and_then(|p| p.listener_path.as_deref()), seccomp.as_ref()) {
+            (Some(path), Some(f)) if f.uses_notify() => {
+                if !f.allows_notify_handover() {
                     return Err(crate::error::SpecError::new(
-                        "linux.seccomp.listenerPath",
-                        "SCMP_ACT_NOTIFY needs a listenerPath",
+                        "linux.seccomp",
+                        "with SCMP_ACT_NOTIFY the profile must allow sendmsg: the notify fd is handed over with it",
                     )
-                    .into())
+                    .into());
                 }
-                _ => None,
-            };
+                Some(PathBuf::from(path))
+            }
+            (None, Some(f)) if f.uses_notify() => {
+                return Err(crate::error::SpecError::new(
+                    "linux.seccomp.listenerPath",
+                    "SCMP_ACT_NOTIFY needs a listenerPath",
+                )
+                .into())
+            }
+            _ => None,
+        };
         let listener_meta = profile.and_then(|p| p.listener_metadata.clone());
-        let has_listener = seccomp_listener.is_some();
         let cgroup_procs = cg.procs_files()?;
         let args = InitArgs {
             cgroup_procs,
@@ -268,7 +275,6 @@ impl Runtime {
             cgroupns: plan.cgroupns,
             mountns: plan.mountns,
             caps,
-            seccomp_listener,
             seccomp,
             own_binary: crate::init::selfexec::own_binary(),
         };
@@ -284,13 +290,26 @@ impl Runtime {
         if let Some(pf) = &opts.pid_file {
             write_pid_file(pf, pid)?;
         }
-        if has_listener {
-            let cps = crate::seccomp::ContainerProcessState::new(pid, listener_meta, st.oci_state(Status::Created));
-            let json = serde_json::to_string(&cps).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            sync.send(&Msg::State(json))?;
-        }
         sync.send(&Msg::Continue)?;
+        if let Some(path) = &listener {
+            let notify = recv_notify_fd(&sync)?;
+            let cps = crate::seccomp::ContainerProcessState::new(pid, listener_meta, st.oci_state(Status::Creating));
+            crate::seccomp::send_to_listener(path, notify.as_fd(), &cps)?;
+        }
         Ok(Created { id: st.id.clone(), pid, warnings })
+    }
+}
+
+/// The init's last message when it loads a notify filter during `create`: the notify fd, or
+/// the error that stopped it before or while loading the filter.
+pub(crate) fn recv_notify_fd(sync: &Channel) -> Result<OwnedFd> {
+    match sync.recv_fd()? {
+        (Some(Msg::SeccompFd), Some(f)) => Ok(f),
+        (Some(Msg::Error(e)), _) => Err(Error::Init(e)),
+        (other, _) => Err(Error::Init(ChildError::msg(
+            "seccomp",
+            format!("expected the notify fd from the container process, got {other:?}"),
+        ))),
     }
 }
 

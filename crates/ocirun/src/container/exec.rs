@@ -157,9 +157,31 @@ impl Runtime {
         for w in &warnings {
             crate::log::warn(w);
         }
-        let seccomp = match linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+        let profile = linux.as_ref().and_then(|l| l.seccomp.as_ref());
+        let seccomp = match profile {
             Some(profile) => Some(crate::seccomp::compile_cached(profile, &self.store.root().join("seccomp-cache"))?),
             None => None,
+        };
+        // A notify filter's fd goes to the listener for this process too (see crate::seccomp).
+        let listener = match (seccomp.as_ref().filter(|f| f.uses_notify()), profile) {
+            (Some(f), Some(profile)) => {
+                let path = profile.listener_path.as_deref().ok_or_else(|| {
+                    crate::error::SpecError::new("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath")
+                })?;
+                if !f.allows_notify_handover() {
+                    return Err(crate::error::SpecError::new(
+                        "linux.seccomp",
+                        "with SCMP_ACT_NOTIFY the profile must allow sendmsg: the notify fd is handed over with it",
+                    )
+                    .into());
+                }
+                Some(Listener {
+                    path: std::path::PathBuf::from(path),
+                    metadata: profile.listener_metadata.clone(),
+                    state: st.oci_state(status),
+                })
+            }
+            _ => None,
         };
         let cgroup_procs = match super::cgroup::recorded(&st) {
             Some(m) => match &opts.sub_cgroup {
@@ -212,7 +234,7 @@ impl Runtime {
             let (child, middle) = crate::process::fork_child(0, &middle_sync, move || exec_init::run(args))?;
             drop(middle_sync);
             let sync = Channel(ours_sync);
-            let pid = match wait_exec(&sync, child, middle) {
+            let pid = match wait_exec(&sync, child, middle, listener.as_ref()) {
                 Ok(pid) => pid,
                 Err(e) => {
                     let _ = p::kill(child, libc::SIGKILL);
@@ -245,23 +267,38 @@ impl Runtime {
     }
 }
 
+/// Where the notify fd of an exec'd process's filter goes.
+struct Listener {
+    path: std::path::PathBuf,
+    metadata: Option<String>,
+    state: crate::spec::State,
+}
+
 /// Wait until the exec child has exec'd (EOF on the sync socket) or failed; returns the pid of
 /// the new process.
 ///
 /// Up to two intermediate processes report pids, in any order: the glibc fork of a
 /// multi-threaded caller (`Forked`) and the fork into the container's pid namespace
 /// (`InitPid`). Each exits right after reporting and is reaped here.
-fn wait_exec(sync: &Channel, child: i32, threaded: bool) -> Result<i32> {
+///
+/// With a notify filter the child's last message carries its notify fd, which goes to the
+/// listener; the wait ends there, as the exec itself may wait on an agent that never answers.
+fn wait_exec(sync: &Channel, child: i32, threaded: bool, listener: Option<&Listener>) -> Result<i32> {
     let (mut forked, mut init) = (None, None);
     let result = loop {
-        match sync.recv() {
-            Ok(Some(Msg::Forked(p2))) => forked = Some(p2),
-            Ok(Some(Msg::InitPid(p3))) => init = Some(p3),
-            Ok(Some(Msg::Error(e))) => break Err(Error::Init(e)),
-            Ok(Some(other)) => {
+        match sync.recv_fd() {
+            Ok((Some(Msg::Forked(p2)), _)) => forked = Some(p2),
+            Ok((Some(Msg::InitPid(p3)), _)) => init = Some(p3),
+            Ok((Some(Msg::Error(e)), _)) => break Err(Error::Init(e)),
+            Ok((Some(Msg::SeccompFd), Some(notify))) if let Some(l) = listener => {
+                let pid = init.or(if threaded { forked } else { Some(child) }).unwrap_or(child);
+                let cps = crate::seccomp::ContainerProcessState::new(pid, l.metadata.clone(), l.state.clone());
+                break crate::seccomp::send_to_listener(&l.path, notify.as_fd(), &cps).map_err(Error::from);
+            }
+            Ok((Some(other), _)) => {
                 break Err(Error::Init(ChildError::msg("exec", format!("unexpected message {other:?}"))))
             }
-            Ok(None) => break Ok(()),
+            Ok((None, _)) => break Ok(()),
             Err(e) => break Err(e.into()),
         }
     };

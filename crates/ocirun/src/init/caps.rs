@@ -4,6 +4,9 @@
 use crate::spec::Capabilities;
 use crate::sys::{self, SysResult};
 
+/// `CAP_SYS_ADMIN`, which loading a seccomp filter without no_new_privs needs.
+pub const CAP_SYS_ADMIN: u32 = 21;
+
 /// Capability names in number order (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40).
 pub const NAMES: [&str; 41] = [
     "CAP_CHOWN",
@@ -131,9 +134,13 @@ impl CapSets {
     }
 
     /// Set effective/permitted/inheritable, then raise the ambient ones. Call after the user
-    /// switch (with keepcaps set before it).
-    pub fn apply_sets(&self) -> SysResult<()> {
-        sys::caps::capset(self.effective, self.permitted, self.inheritable)?;
+    /// switch (with keepcaps set before it). `keep_admin` leaves CAP_SYS_ADMIN in the
+    /// effective and permitted sets, for a seccomp filter loaded without no_new_privs after
+    /// this call: execve recomputes both sets from the bounding, inheritable and ambient ones
+    /// (the permitted set before it does not count), so the program does not inherit it.
+    pub fn apply_sets(&self, keep_admin: bool) -> SysResult<()> {
+        let admin = if keep_admin { 1u64 << CAP_SYS_ADMIN } else { 0 };
+        sys::caps::capset(self.effective | admin, self.permitted | admin, self.inheritable)?;
         for cap in 0..=self.last_cap {
             if self.ambient & (1 << cap) != 0 {
                 sys::caps::raise_ambient(cap)?;

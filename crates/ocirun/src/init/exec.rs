@@ -148,12 +148,12 @@ pub fn prepare(
     let program_fd = super::selfexec::check(&program, own_binary)?;
     Ok(ExecPlan {
         program_fd,
+        notify_fd: None,
         program: CString::new(program.as_os_str().as_bytes())
             .map_err(|_| ChildError::msg("process.args[0]", "contains a NUL byte"))?,
         argv: process.args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_, _>>()?,
         envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_, _>>()?,
         state_json,
-        seccomp_state: None,
     })
 }
 
@@ -206,6 +206,11 @@ fn find_program(arg0: &str, path_var: &str, cwd: &str) -> Result<PathBuf, ChildE
 }
 
 /// Wait for `start`, then become the user's process. Never returns.
+///
+/// The seccomp filter goes last, so that an allowlist written for the container's program
+/// need not list what the runtime calls: after it comes only the exec. A filter with a
+/// notify listener was loaded during `create` already ([`seal_early`]), so the agent has its
+/// fd before `start`; the wait for `start` and the startContainer hooks then run under it.
 pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     let report = |e: ChildError| -> ! {
         let _ = fd::write_all(a.status_fifo.as_fd(), e.to_string().as_bytes());
@@ -222,66 +227,108 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
             report(ChildError::msg("startContainer hook", e.to_string()));
         }
     }
-    // Without no_new_privs the kernel accepts a filter only while we hold CAP_SYS_ADMIN, so
-    // install it before giving up privileges; the steps after it are allowed by any sane
-    // profile (setuid, capset, prctl). With no_new_privs it goes last, right before exec.
-    let nnp = a.spec.process.as_ref().is_some_and(|p| p.no_new_privileges);
-    if !nnp {
-        if let Err(e) = install_seccomp(a.seccomp.as_ref(), a.seccomp_listener.as_ref(), plan.seccomp_state.as_deref())
-        {
-            report(e);
-        }
+    let filter = a.seccomp.as_ref();
+    if loads_early(a) {
+        report(seal_and_exec(filter, true, &plan));
     }
     if let Some(process) = &a.spec.process {
-        if let Err(e) = crate::lsm::apply_exec_labels(process) {
-            report(ChildError::sys("LSM exec label", e));
-        }
-        if let Err(e) = become_user(process, a.caps.as_ref(), a.userns) {
+        if let Err(e) = last_steps(process, a.caps.as_ref(), a.userns, a.preserve_fds, filter.is_some()) {
             report(e);
         }
     }
-    let process = a.spec.process.as_ref();
-    if let Err(e) = set_cpu_affinity(
-        process.and_then(|p| p.exec_cpu_affinity.as_ref()).and_then(|x| x.final_.as_deref()),
-        "execCPUAffinity.final",
-    ) {
-        report(e);
-    }
-    if let Err(e) = fd::cloexec_from(3 + a.preserve_fds) {
-        report(ChildError::sys("close fds", e));
-    }
-    for i in 0..a.preserve_fds {
-        let _ = fd::clear_cloexec(3 + i as i32);
-    }
-    if nnp {
-        if let Err(e) = install_seccomp(a.seccomp.as_ref(), a.seccomp_listener.as_ref(), plan.seccomp_state.as_deref())
-        {
-            report(e);
-        }
-    }
-    report(plan.exec())
+    report(seal_and_exec(filter, false, &plan))
 }
 
-impl ExecPlan {
-    /// Replace the process with the planned program: through the checked fd for an ELF
-    /// binary, by path for a script. Returns only on failure, with the error to report.
-    pub fn exec(&self) -> ChildError {
-        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|c| c.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|c| c.as_ptr()).collect();
-        envp.push(std::ptr::null());
-        let e = match &self.program_fd {
-            Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
-            None => p::execve(&self.program, &argv, &envp),
-        };
-        let arg0 = self.argv.first().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
-        ChildError::sys("exec", SysError { op: "exec", path: Some(PathBuf::from(arg0)), errno: e.errno })
+/// Whether the init loads its filter during `create` (a notify listener waits for its fd).
+pub(crate) fn loads_early(a: &InitArgs) -> bool {
+    a.seccomp.as_ref().is_some_and(|f| f.uses_notify())
+}
+
+/// With a notify listener: the last steps and the filter now, during `create`, then the
+/// notify fd to the parent. The sendmsg that carries it is the only call after the filter
+/// before the wait for `start` (the parent checked that the profile allows it).
+/// Returns the notify fd, which the caller keeps open (it closes on exec): closing it would
+/// be one more call under the filter.
+pub(crate) fn seal_early(a: &InitArgs) -> Result<Option<std::os::fd::OwnedFd>, ChildError> {
+    let Some(filter) = a.seccomp.as_ref().filter(|f| f.uses_notify()) else { return Ok(None) };
+    let process = a.spec.process.as_ref().ok_or_else(|| ChildError::msg("process", "the config has no process"))?;
+    last_steps(process, a.caps.as_ref(), a.userns, a.preserve_fds, true)?;
+    let notify = crate::seccomp::install(filter).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
+    let notify = notify.ok_or_else(|| ChildError::msg("seccomp", "the kernel returned no notify fd"))?;
+    a.sync
+        .send_fd(&crate::process::sync::Msg::SeccompFd, notify.as_fd())
+        .map_err(|e| ChildError::sys("hand the seccomp notify fd to the runtime", e))?;
+    Ok(Some(notify))
+}
+
+/// Everything between the set-up and the seccomp filter, in order: the LSM exec label, the
+/// user's ids and capabilities, no_new_privs, the final CPU affinity, and close-on-exec on
+/// every fd past the preserved ones (our own stay usable up to the exec). `filter_next` keeps
+/// CAP_SYS_ADMIN for a filter loaded without no_new_privs (see [`CapSets::apply_sets`]).
+pub(crate) fn last_steps(
+    process: &Process,
+    caps: Option<&CapSets>,
+    userns: bool,
+    preserve_fds: u32,
+    filter_next: bool,
+) -> Result<(), ChildError> {
+    crate::lsm::apply_exec_labels(process).map_err(|e| ChildError::sys("LSM exec label", e))?;
+    let keep_admin = filter_next && !process.no_new_privileges;
+    become_user(process, caps, userns, keep_admin)?;
+    set_cpu_affinity(process.exec_cpu_affinity.as_ref().and_then(|x| x.final_.as_deref()), "execCPUAffinity.final")?;
+    fd::cloexec_from(3 + preserve_fds).map_err(|e| ChildError::sys("close fds", e))?;
+    for i in 0..preserve_fds {
+        let _ = fd::clear_cloexec(3 + i as i32);
     }
+    Ok(())
+}
+
+/// Load `filter` (unless `loaded` says it is in place already) and exec the planned program;
+/// returns only on failure. Nothing between the two allocates or makes another call: the
+/// argument arrays are built first, and the choice between execveat on the checked fd and
+/// execve by path is made by running the filter over the execveat call beforehand. (By path
+/// the program is looked up once more; the container's other processes could swap it in
+/// between, which is why the fd is the first choice.)
+pub(crate) fn seal_and_exec(
+    filter: Option<&crate::seccomp::CompiledFilter>,
+    loaded: bool,
+    plan: &ExecPlan,
+) -> ChildError {
+    use std::os::fd::AsRawFd;
+    let argv = pointers(&plan.argv);
+    let envp = pointers(&plan.envp);
+    let by_fd = match (&plan.program_fd, filter) {
+        (Some(fd), Some(f)) => f.allows_execveat_fd(fd.as_raw_fd()).then_some(fd),
+        (fd, _) => fd.as_ref(),
+    };
+    if let Some(f) = filter.filter(|_| !loaded) {
+        if let Err(e) = crate::seccomp::install(f) {
+            return ChildError::msg("seccomp", e.to_string());
+        }
+    }
+    let e = match by_fd {
+        Some(fd) => p::execveat_fd(fd.as_fd(), &argv, &envp),
+        None => p::execve(&plan.program, &argv, &envp),
+    };
+    let arg0 = plan.argv.first().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    ChildError::sys("exec", SysError { op: "exec", path: Some(PathBuf::from(arg0)), errno: e.errno })
+}
+
+/// A null-terminated array of pointers into `strings`, which must outlive its use.
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    let mut v: Vec<*const libc::c_char> = strings.iter().map(|c| c.as_ptr()).collect();
+    v.push(std::ptr::null());
+    v
 }
 
 /// Switch to the user's ids and capabilities: keepcaps, bounding set, groups, gid, uid,
-/// umask, the capability sets, no_new_privs.
-pub fn become_user(process: &Process, caps: Option<&CapSets>, userns: bool) -> Result<(), ChildError> {
+/// umask, the capability sets, no_new_privs. `keep_admin`: see [`CapSets::apply_sets`].
+pub fn become_user(
+    process: &Process,
+    caps: Option<&CapSets>,
+    userns: bool,
+    keep_admin: bool,
+) -> Result<(), ChildError> {
     let u = &process.user;
     let sys = |step: &'static str| move |e| ChildError::sys(step, e);
     if let Some(c) = caps {
@@ -300,28 +347,11 @@ pub fn become_user(process: &Process, caps: Option<&CapSets>, userns: bool) -> R
         p::umask(mask);
     }
     if let Some(c) = caps {
-        c.apply_sets().map_err(sys("capabilities"))?;
+        c.apply_sets(keep_admin).map_err(sys("capabilities"))?;
         p::set_keepcaps(false).map_err(sys("keepcaps"))?;
     }
     if process.no_new_privileges {
         p::set_no_new_privs().map_err(sys("noNewPrivileges"))?;
-    }
-    Ok(())
-}
-
-/// Install the seccomp filter compiled by the parent; with SCMP_ACT_NOTIFY, hand the
-/// listener fd and the container process state to the listener socket the parent connected.
-pub fn install_seccomp(
-    filter: Option<&crate::seccomp::CompiledFilter>,
-    listener_sock: Option<&std::os::fd::OwnedFd>,
-    state: Option<&str>,
-) -> Result<(), ChildError> {
-    let Some(filter) = filter else { return Ok(()) };
-    let listener = crate::seccomp::install(filter).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
-    if let (Some(notify_fd), Some(sock)) = (listener, listener_sock) {
-        let state = state.unwrap_or("{}");
-        fd::send_with_fd(sock.as_fd(), state.as_bytes(), Some(notify_fd.as_fd()))
-            .map_err(|e| ChildError::sys("seccomp listener", e))?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The child side of `exec`: join every namespace of the running container at once (setns
 //! with a pidfd), fork once more when a pid or time namespace needs it, join the container's
 //! cgroup, then the same final steps as the init (attributes, terminal, user, capabilities,
-//! seccomp from the cache) and execve. The runtime binary is never re-executed or copied.
+//! seccomp from the cache, and after the filter nothing but the exec) and execve. The runtime binary is never re-executed or copied.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -106,25 +106,23 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     }
     let plan = exec::prepare(&a.process, None, a.own_binary)?;
     super::setup::chdir_cwd(&a.process.cwd)?;
-    let nnp = a.process.no_new_privileges;
-    if !nnp {
-        exec::install_seccomp(a.seccomp.as_ref(), None, None)?;
-    }
-    crate::lsm::apply_exec_labels(&a.process).map_err(sys("LSM exec label"))?;
-    exec::become_user(&a.process, a.caps.as_ref(), a.userns)?;
-    super::setup::set_cpu_affinity(
-        a.process.exec_cpu_affinity.as_ref().and_then(|x| x.final_.as_deref()),
-        "execCPUAffinity.final",
-    )?;
-    if nnp {
-        exec::install_seccomp(a.seccomp.as_ref(), None, None)?;
-    }
-    fd::cloexec_from(3 + a.preserve_fds).map_err(sys("close fds"))?;
-    for i in 0..a.preserve_fds {
-        let _ = fd::clear_cloexec(3 + i as i32);
-    }
     // The process must outlive `ocirun exec -d`; the sync socket closes on exec, which tells
     // the runtime that exec happened.
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
-    Err(plan.exec())
+    let filter = a.seccomp.as_ref();
+    exec::last_steps(&a.process, a.caps.as_ref(), a.userns, a.preserve_fds, filter.is_some())?;
+    match filter.filter(|f| f.uses_notify()) {
+        // The notify fd goes to the runtime for the listener; the sendmsg that carries it is
+        // the one call between the filter and the exec (the runtime checked it is allowed).
+        Some(f) => {
+            let notify = crate::seccomp::install(f).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
+            let notify = notify.ok_or_else(|| ChildError::msg("seccomp", "the kernel returned no notify fd"))?;
+            a.sync
+                .send_fd(&Msg::SeccompFd, notify.as_fd())
+                .map_err(sys("hand the seccomp notify fd to the runtime"))?;
+            // Still open (close-on-exec): closing it would be one more call under the filter.
+            Err(exec::seal_and_exec(filter, true, &plan))
+        }
+        None => Err(exec::seal_and_exec(filter, false, &plan)),
+    }
 }

@@ -1,6 +1,8 @@
 //! The container's init: everything that runs inside the new namespaces before the user's
 //! program, as one ordered list of steps ([`setup`]), then the wait for `start` and the final
-//! switch to the user's identity and program ([`exec::finish`]), seccomp last.
+//! switch to the user's identity and program ([`exec::finish`]), seccomp last: after the
+//! filter only the exec (with a notify listener, the hand-over of its fd and the wait for
+//! `start` too).
 //!
 //! The child is a copy of the runtime made by clone3 (no re-exec of our binary): it already
 //! holds the parsed spec and everything the parent prepared in [`InitArgs`].
@@ -75,8 +77,6 @@ pub struct InitArgs {
     pub seccomp: Option<crate::seccomp::CompiledFilter>,
     /// (dev, ino) of the runtime's binary, which the container must never execute.
     pub own_binary: Option<(u64, u64)>,
-    /// Connected seccomp notify listener socket (`listenerPath`).
-    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// Entry point of the child: never returns.
@@ -104,7 +104,6 @@ impl InitArgs {
         let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
         k.extend([self.sync.0.as_raw_fd(), self.exec_fifo.as_raw_fd(), self.status_fifo.as_raw_fd()]);
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
-        k.extend(self.seccomp_listener.iter().map(|c| c.as_raw_fd()));
         k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
         k.extend(self.join.iter().map(|(_, f)| f.as_raw_fd()));
         k

@@ -22,10 +22,10 @@ pub struct ExecPlan {
     pub envp: Vec<CString>,
     /// Hook state JSON, for startContainer hooks.
     pub state_json: Option<String>,
-    /// Container process state for the seccomp listener.
-    pub seccomp_state: Option<String>,
     /// The checked program, for execveat (ELF binaries; scripts run by path).
     pub program_fd: Option<std::os::fd::OwnedFd>,
+    /// The seccomp notify fd of a filter loaded during `create`, open until the exec.
+    pub notify_fd: Option<std::os::fd::OwnedFd>,
 }
 
 fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
@@ -108,14 +108,9 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     // recorded the state, the sync socket's EOF ends us instead.
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     a.sync.send(&Msg::Ready).map_err(sys("report ready"))?;
-    if a.seccomp_listener.is_some() {
-        match a.sync.recv() {
-            Ok(Some(Msg::State(s))) => plan.seccomp_state = Some(s),
-            Ok(None) => p::exit_now(1),
-            _ => return Err(ChildError::msg("seccomp listener", "expected the container process state")),
-        }
-    }
     wait_continue(&a.sync, "wait for the runtime to record the state")?;
+    // With a notify listener the filter goes in now, so the agent has its fd before `start`.
+    plan.notify_fd = exec::seal_early(a)?;
     Ok(plan)
 }
 

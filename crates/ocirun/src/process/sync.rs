@@ -15,7 +15,10 @@
 //!                                          sysctl, hostname, rlimits, terminal ...
 //!           ◀──────────────────────────── Ready
 //!  write state "created"
-//!  Continue ─────────────────────────────▶ waits on the start socket for `start`
+//!  Continue ─────────────────────────────▶ with a seccomp listener only: user switch,
+//!                                          capabilities, no_new_privs, seccomp filter
+//!           ◀──────────────────────────── SeccompFd + the notify fd (SCM_RIGHTS)
+//!  send it to listenerPath                 waits on the exec FIFO for `start`
 //!  Any failure in the child:  ◀────────── Error(ChildError)  then the child exits
 //! ```
 
@@ -72,6 +75,9 @@ pub enum Msg {
     Warning(String),
     /// The container state JSON, for the hooks the init runs.
     State(String),
+    /// The seccomp filter is loaded; its notify fd rides on this message (`SCM_RIGHTS`) for
+    /// the runtime to hand to `linux.seccomp.listenerPath`. The child's last message.
+    SeccompFd,
 }
 
 /// One end of the sync socket.
@@ -93,11 +99,17 @@ impl Channel {
 
     /// Receive a message; `None` when the other side closed.
     pub fn recv(&self) -> Result<Option<Msg>, SysError> {
+        Ok(self.recv_fd()?.0)
+    }
+
+    /// Receive a message and the fd that came with it, if any.
+    pub fn recv_fd(&self) -> Result<(Option<Msg>, Option<OwnedFd>), SysError> {
         let mut buf = vec![0u8; 64 * 1024];
-        let (n, _) = fd::recv_with_fd(self.0.as_fd(), &mut buf)?;
+        let (n, f) = fd::recv_with_fd(self.0.as_fd(), &mut buf)?;
         if n == 0 {
-            return Ok(None);
+            return Ok((None, f));
         }
-        serde_json::from_slice(&buf[..n]).map(Some).map_err(|_| SysError::new("decode sync message", libc::EPROTO))
+        let m = serde_json::from_slice(&buf[..n]).map_err(|_| SysError::new("decode sync message", libc::EPROTO))?;
+        Ok((Some(m), f))
     }
 }

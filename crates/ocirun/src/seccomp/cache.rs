@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! "OCIRUNSC" | format u32 | flags u32 | notify u32 | key_len u32 | prog_len u32 | warn_len u32
-//! key bytes | program bytes (8 per insn) | warnings (JSON array) | FNV-1a-64 of all before
+//! key bytes | program bytes (8 per insn) | [warnings, skipped] (JSON) | FNV-1a-64 of all before
 //! ```
 //!
 //! Entries are written to a temporary file and renamed into place, so readers see a whole
@@ -28,7 +28,7 @@ use super::{compile, CompiledFilter, SeccompError, COMPILER_VERSION};
 use crate::spec::Seccomp;
 
 const MAGIC: &[u8; 8] = b"OCIRUNSC";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const HEADER: usize = 8 + 4 * 6;
 
 /// 64-bit FNV-1a: tiny, fast, and enough to spread file names (not relied on for identity).
@@ -75,7 +75,7 @@ pub fn compile_cached(profile: &Seccomp, cache_dir: &Path) -> Result<CompiledFil
 fn encode(filter: &CompiledFilter, key: &[u8]) -> Vec<u8> {
     let prog = filter.program_bytes();
     // A Vec<String> always serialises.
-    let warnings = serde_json::to_vec(&filter.warnings).unwrap_or_else(|_| b"[]".to_vec());
+    let warnings = serde_json::to_vec(&(&filter.warnings, &filter.skipped)).unwrap_or_else(|_| b"[[],[]]".to_vec());
     let mut out = Vec::with_capacity(HEADER + key.len() + prog.len() + warnings.len() + 8);
     out.extend_from_slice(MAGIC);
     for v in [
@@ -121,7 +121,7 @@ fn decode(bytes: &[u8], key: &[u8]) -> Option<CompiledFilter> {
         return None;
     }
     let mut filter = CompiledFilter::from_parts(&body[key_end..prog_end], flags, notify).ok()?;
-    filter.warnings = serde_json::from_slice(&body[prog_end..]).ok()?;
+    (filter.warnings, filter.skipped) = serde_json::from_slice(&body[prog_end..]).ok()?;
     Some(filter)
 }
 
@@ -184,8 +184,9 @@ mod tests {
         let second = compile_cached(&p, &dir.0).unwrap();
         assert_eq!(first.program_bytes(), second.program_bytes());
         assert_eq!(first.flags(), second.flags());
-        assert_eq!(first.warnings, second.warnings, "warnings survive the cache");
-        assert_eq!(second.warnings.len(), 1);
+        assert_eq!(first.skipped, second.skipped, "skipped names survive the cache");
+        assert_eq!(second.skipped.len(), 1);
+        assert!(second.warnings.is_empty(), "an unknown name is no warning: {:?}", second.warnings);
         // No temporary files left behind.
         let names: Vec<_> = fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");

@@ -7,19 +7,20 @@
 //!   [`CompiledFilter`]. Every allocation, name lookup and error happens here, where it can be
 //!   reported cleanly.
 //! - **Child, last step before execve**: [`install`] hands the prebuilt program to seccomp(2).
-//!   It allocates nothing, so it is safe after fork. It must come after capabilities and the
-//!   user switch (the filter would otherwise have to allow the runtime's own setup calls).
-//!   Before it the caller must set `no_new_privs` (prctl `PR_SET_NO_NEW_PRIVS`) when the spec's
-//!   `process.noNewPrivileges` asks for it, **and also whenever the process no longer holds
-//!   `CAP_SYS_ADMIN`** in its user namespace: without one or the other the kernel refuses the
-//!   filter with `EACCES`.
+//!   It allocates nothing, so it is safe after fork. Everything else the runtime does comes
+//!   before it (closing fds, affinity, LSM labels, capabilities, the user switch,
+//!   no_new_privs): the profile is written for the container's program, and an allowlist
+//!   need not list what the runtime calls. After it comes only the exec, by execveat on the
+//!   checked fd or, when [`CompiledFilter::allows_execveat_fd`] says the profile would stop
+//!   that, execve by path. Without `no_new_privs` the kernel accepts a filter only from a
+//!   holder of `CAP_SYS_ADMIN`; the init keeps it in its permitted and effective sets up to
+//!   the exec, which recomputes both from the bounding, inheritable and ambient sets, so the
+//!   container never holds it unless its config grants it.
 //! - **Notify**: when [`CompiledFilter::uses_notify`] is true, [`install`] returns the listener
-//!   fd. The child must hand it to the parent before execve (send it over the sync socket with
-//!   [`crate::sys::seccomp::send_with_fd`], or report its number and let the parent take it
-//!   with pidfd_getfd(2)); then the parent calls [`notify::send_to_listener`] with
-//!   `listenerPath` and closes its copy. The filter is already active while the fd is handed
-//!   over, so a profile that sends `sendmsg`/`write` (whichever the hand-over uses) to
-//!   `SCMP_ACT_NOTIFY` would wait forever: the listener does not have the fd yet.
+//!   fd. The agent must have it before `start` (it may wait for it), so the init loads such
+//!   a filter during `create`, sends the fd to the parent over the sync socket (one sendmsg
+//!   after the filter, which [`CompiledFilter::allows_notify_handover`] checks first), and
+//!   the parent calls [`notify::send_to_listener`] with `listenerPath`.
 //!
 //! # Why our own compiler and not libseccomp
 //!
@@ -56,7 +57,7 @@ pub use profile::{Action, Arch};
 
 /// Bumped whenever the generated code for a given profile changes, so that cached programs of
 /// an older compiler are not reused.
-pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "/bpf-1");
+pub const COMPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "/bpf-2");
 
 /// A seccomp profile could not be compiled, cached or installed.
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +185,11 @@ pub struct CompiledFilter {
     program: Vec<SockFilter>,
     flags: u32,
     uses_notify: bool,
-    /// Things skipped while compiling (unknown syscall names, ignored flags, a cache that
+    /// Syscall names unknown on every architecture of the profile, and rules an earlier rule
+    /// overrides, skipped: normal in engines' profiles (written for every arch and kernel),
+    /// so for the caller to log at debug level.
+    pub skipped: Vec<String>,
+    /// Things skipped while compiling (ignored flags and actions, a cache that
     /// could not be written), for the caller to log once.
     pub warnings: Vec<String>,
 }
@@ -196,6 +201,7 @@ impl std::fmt::Debug for CompiledFilter {
             .field("flags", &format_args!("{:#x}", self.flags))
             .field("uses_notify", &self.uses_notify)
             .field("warnings", &self.warnings)
+            .field("skipped", &self.skipped.len())
             .finish()
     }
 }
@@ -244,7 +250,31 @@ impl CompiledFilter {
             })
             .collect();
         bpf::validate(&program)?;
-        Ok(CompiledFilter { program, flags, uses_notify, warnings: Vec::new() })
+        Ok(CompiledFilter { program, flags, uses_notify, warnings: Vec::new(), skipped: Vec::new() })
+    }
+
+    /// Whether the filter lets the runtime's own x86-64 call `nr` through (`SCMP_ACT_ALLOW` or
+    /// `SCMP_ACT_LOG`). Pointer arguments are unknown in advance and taken as 0, so a rule on
+    /// them is judged as for a null pointer. Allocates nothing: usable in the child.
+    pub fn allows(&self, nr: i64, args: [u64; 6]) -> bool {
+        const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+        const ACTION_FULL: u32 = 0xffff_0000;
+        const RET_ALLOW: u32 = 0x7fff_0000;
+        const RET_LOG: u32 = 0x7ffc_0000;
+        let data = SeccompData { nr: nr as i32, arch: AUDIT_ARCH_X86_64, instruction_pointer: 0, args };
+        matches!(self.evaluate(&data).ret & ACTION_FULL, RET_ALLOW | RET_LOG)
+    }
+
+    /// Whether `execveat(fd, "", argv, envp, AT_EMPTY_PATH)` on the checked program may run
+    /// after the filter; when not, the init executes the program by path with execve.
+    pub fn allows_execveat_fd(&self, fd: i32) -> bool {
+        self.allows(libc::SYS_execveat, [fd as u64, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0])
+    }
+
+    /// Whether `sendmsg`, which hands the notify fd over after the filter is loaded, may run:
+    /// a profile that denies or notifies it would leave the fd stuck in the child.
+    pub fn allows_notify_handover(&self) -> bool {
+        self.allows(libc::SYS_sendmsg, [0; 6])
     }
 
     /// Run the program over `data` as the kernel would, counting instructions.
@@ -268,11 +298,12 @@ pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
         flags: resolved.flags,
         uses_notify: resolved.uses_notify,
         warnings: resolved.warnings,
+        skipped: resolved.skipped,
     })
 }
 
 /// Install `filter` on the calling thread. Runs in the container's init as the last step
-/// before execve; allocates nothing. Returns the notify listener when
+/// before execve (or, with a listener, before the wait for `start`); allocates nothing. Returns the notify listener when
 /// [`CompiledFilter::uses_notify`]. See the module docs for what must come before.
 pub fn install(filter: &CompiledFilter) -> Result<Option<OwnedFd>, SeccompError> {
     crate::sys::seccomp::set_mode_filter(&filter.program, filter.flags)

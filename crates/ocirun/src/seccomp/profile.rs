@@ -6,7 +6,7 @@
 //! - the native architecture (x86_64) is always filtered; `architectures` adds x86 (i386) and
 //!   x32. Other `SCMP_ARCH_*` values are accepted and ignored: an x86_64 kernel never reports
 //!   them, so they cannot match anything here;
-//! - a name unknown on every architecture is skipped with a warning (profiles ship newer than
+//! - a name unknown on every architecture is skipped, noted for `--debug` only (profiles ship newer than
 //!   kernels); a name that exists on only some of the listed ABIs applies where it exists;
 //! - several rules for one syscall are alternatives. Rules with `args` are tried in profile
 //!   order, the first whose comparisons all hold decides; a rule without `args` decides when
@@ -188,6 +188,10 @@ pub(crate) struct Resolved {
     pub(crate) flags: u32,
     pub(crate) uses_notify: bool,
     pub(crate) warnings: Vec<String>,
+    /// Names unknown on every architecture and rules overridden by an earlier one: normal in
+    /// engines' profiles (they list the syscalls of every arch and kernel), so only for
+    /// `--debug`.
+    pub(crate) skipped: Vec<String>,
 }
 
 const FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
@@ -273,6 +277,7 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
     let arches = parse_arches(&profile.architectures)?;
     let mut flags = parse_flags(&profile.flags)?;
     let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
 
     // Per ABI and number: the rules in profile order, with and without args. Every number of
     // the tables is below 1024 once the x32 bit is cleared, so a dense slot array indexes them.
@@ -293,6 +298,7 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
             .collect::<Result<Vec<_>, _>>()?;
         for name in &sc.names {
             let mut known = false;
+            let mut overridden = None;
             for &arch in &arches {
                 let Some(nr) = arch.syscall_nr(name) else {
                     continue;
@@ -308,9 +314,7 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
                 if args.is_empty() {
                     match entry.1 {
                         None => entry.1 = Some(action),
-                        Some(first) if first != action => warnings.push(format!(
-                            "{field}: {name}: already has action {first:?} without arguments; {action:?} ignored"
-                        )),
+                        Some(first) if first != action => overridden = Some(first),
                         Some(_) => {}
                     }
                 } else {
@@ -318,7 +322,15 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
                 }
             }
             if !known {
-                warnings.push(format!("{field}: unknown syscall {name:?} skipped"));
+                skipped.push(format!("{field}: unknown syscall {name:?} skipped"));
+            }
+            // The first rule wins. Engines' default profiles do this on purpose (podman's allows
+            // setns, then denies it again for a container without CAP_SYS_ADMIN), so it is no
+            // warning either.
+            if let Some(first) = overridden {
+                skipped.push(format!(
+                    "{field}: {name}: already has action {first:?} without arguments; {action:?} ignored"
+                ));
             }
         }
     }
@@ -351,5 +363,5 @@ pub(crate) fn resolve(profile: &Seccomp) -> Result<Resolved, SeccompError> {
                 .to_string(),
         );
     }
-    Ok(Resolved { default, arches, rules, flags, uses_notify, warnings })
+    Ok(Resolved { default, arches, rules, flags, uses_notify, warnings, skipped })
 }

@@ -678,6 +678,13 @@ pub struct Seccomp {
     pub syscalls: Vec<Syscall>,
 }
 
+impl Seccomp {
+    /// Whether a rule sends syscalls to a notify listener (`SCMP_ACT_NOTIFY`).
+    pub fn uses_notify(&self) -> bool {
+        self.syscalls.iter().any(|s| s.action == "SCMP_ACT_NOTIFY")
+    }
+}
+
 /// One seccomp rule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
