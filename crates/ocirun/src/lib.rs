@@ -69,7 +69,6 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod init;
-pub mod log;
 pub mod lsm;
 pub mod netdev;
 pub mod process;

@@ -64,7 +64,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Create(a) => {
             let c = rt.create(&a.id, &create_options(a))?;
             for w in &c.warnings {
-                ocirun::log::warn(w);
+                log::warn!("{w}");
             }
             Ok(0)
         }

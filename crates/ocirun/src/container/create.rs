@@ -188,7 +188,7 @@ impl Runtime {
         // The cgroup is recorded before it is made, so a create killed half-way still leaves
         // `delete --force` what it needs to remove it.
         let (config, id) = (st.config.clone(), st.id.clone());
-        let mut record = |planned: Option<serde_json::Value>| -> Result<()> {
+        let mut record = |planned: Option<crate::cgroups::Manager>| -> Result<()> {
             st.cgroup = planned;
             dir.save(st)
         };

@@ -5,6 +5,7 @@
 //! root, the cgroup driver).
 
 pub mod cgroup;
+pub mod child;
 pub mod create;
 pub mod delete;
 pub mod events;

@@ -539,3 +539,75 @@ pub fn execveat_fd(
 pub fn set_dumpable(on: bool) -> SysResult<()> {
     prctl("prctl(PR_SET_DUMPABLE)", libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0)
 }
+
+/// `P_PIDFD` for `waitid(2)` (Linux 5.4; not in the libc crate).
+const P_PIDFD: libc::idtype_t = 3;
+
+/// Reap the child behind `pidfd` (`waitid(P_PIDFD, WEXITED)`, retrying on EINTR). With
+/// `nohang`, `Ok(None)` while it runs. ECHILD means someone else reaped it (or SIGCHLD is
+/// ignored, so the kernel did).
+pub fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> SysResult<Option<ExitStatus>> {
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed means "no child changed state" for WNOHANG.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+        // SAFETY: valid fd and out-pointer.
+        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        if r == -1 {
+            let e = super::last_errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(SysError::new("waitid(P_PIDFD)", e));
+        }
+        // SAFETY: the kernel filled `info` for a child that exited (si_pid 0 means none did).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(match info.si_code {
+            libc::CLD_EXITED => ExitStatus::Exited(status),
+            _ => ExitStatus::Signaled(status),
+        }));
+    }
+}
+
+/// A non-blocking, close-on-exec signalfd for `signals`, which the calling thread must have
+/// blocked ([`block_signals`]); it reads signals pending for this thread or the process.
+pub fn signalfd(signals: &[i32]) -> SysResult<OwnedFd> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to an initialised set.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+    }
+    // SAFETY: valid set; -1 asks for a new fd, which we then own.
+    let r = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if r < 0 {
+        return Err(SysError::last("signalfd"));
+    }
+    // SAFETY: r is a fresh fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Take one signal from a [`signalfd`]; `Ok(None)` when none is pending.
+pub fn signalfd_read(sfd: BorrowedFd<'_>) -> SysResult<Option<i32>> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        // SAFETY: valid fd and a buffer of exactly one signalfd_siginfo.
+        let r = unsafe { libc::read(sfd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        if r == -1 {
+            match super::last_errno() {
+                libc::EINTR => continue,
+                libc::EAGAIN => return Ok(None),
+                e => return Err(SysError::new("read(signalfd)", e)),
+            }
+        }
+        return Ok((r as usize == size).then_some(info.ssi_signo as i32));
+    }
+}
