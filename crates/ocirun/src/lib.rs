@@ -68,7 +68,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
-pub mod init;
+pub(crate) mod init;
 pub mod lsm;
 pub mod netdev;
 pub mod process;

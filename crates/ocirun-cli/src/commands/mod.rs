@@ -15,7 +15,7 @@ fn runtime(cli: &Cli) -> Runtime {
     rt.rootless = match cli.global.rootless.as_deref() {
         Some("true") => true,
         Some("false") => false,
-        _ => ocirun::sys::process::geteuid() != 0,
+        _ => rt.rootless,
     };
     rt
 }

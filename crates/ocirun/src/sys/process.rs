@@ -102,29 +102,6 @@ pub fn waitpid(pid: i32, nohang: bool) -> SysResult<Option<ExitStatus>> {
     }
 }
 
-/// Reap any child without blocking; returns its pid and status.
-pub fn wait_any_nohang() -> SysResult<Option<(i32, ExitStatus)>> {
-    let mut status = 0;
-    // SAFETY: plain syscall with a valid out-pointer.
-    let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-    if r == -1 {
-        let e = super::last_errno();
-        if e == libc::ECHILD {
-            return Ok(None);
-        }
-        return Err(SysError::new("waitpid", e));
-    }
-    if r == 0 {
-        return Ok(None);
-    }
-    let st = if libc::WIFSIGNALED(status) {
-        ExitStatus::Signaled(libc::WTERMSIG(status))
-    } else {
-        ExitStatus::Exited(libc::WEXITSTATUS(status))
-    };
-    Ok(Some((r, st)))
-}
-
 /// Send `sig` to `pid` (`kill(2)`); signal 0 checks existence.
 pub fn kill(pid: i32, sig: i32) -> SysResult<()> {
     // SAFETY: plain syscall.
@@ -161,26 +138,9 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The calling process's pid.
-pub fn getpid() -> i32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::getpid() }
-}
-
-/// The calling process's parent pid.
-pub fn getppid() -> i32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::getppid() }
-}
-
 /// Ask for `sig` when the parent thread dies (`PR_SET_PDEATHSIG`); 0 clears it.
 pub fn set_pdeathsig(sig: i32) -> SysResult<()> {
     prctl("prctl(PR_SET_PDEATHSIG)", libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0)
-}
-
-/// Mark the caller as a child subreaper.
-pub fn set_child_subreaper() -> SysResult<()> {
-    prctl("prctl(PR_SET_CHILD_SUBREAPER)", libc::PR_SET_CHILD_SUBREAPER, 1, 0)
 }
 
 /// Set `PR_SET_NO_NEW_PRIVS`.
@@ -432,55 +392,6 @@ pub fn reset_signal_handlers() {
         }
         // SAFETY: SIG_DFL is always a valid disposition.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-}
-
-/// Wait for one of `signals` (which must be blocked) and return its number.
-pub fn sigwait(signals: &[i32]) -> SysResult<i32> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-    }
-    loop {
-        // SAFETY: valid set; null info pointer is allowed.
-        let r = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if r == -1 {
-            if super::last_errno() == libc::EINTR {
-                continue;
-            }
-            return Err(SysError::last("sigwaitinfo"));
-        }
-        return Ok(r);
-    }
-}
-
-/// The fd's raw number, for passing to a child process by convention.
-pub fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
-}
-
-/// Take one pending (blocked) signal among `signals` without waiting.
-pub fn sigpending_one(signals: &[i32]) -> Option<i32> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        let r = libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
-        if r > 0 {
-            Some(r)
-        } else {
-            None
-        }
     }
 }
 
