@@ -18,8 +18,10 @@ use crate::state::Status;
 use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
-/// Options of `exec`.
+/// Options of `exec`. New options may be added in any release: build it with
+/// [`ExecOptions::new`] and set the public fields.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// The process to run (build it with [`process_from`] or read a process.json).
     pub process: Process,
@@ -39,8 +41,17 @@ pub struct ExecOptions {
     pub pidfd_socket: Option<PathBuf>,
 }
 
-/// What the command line can override in the container's process for `exec`.
+impl ExecOptions {
+    /// Run `process`, everything else at its default.
+    pub fn new(process: Process) -> Self {
+        ExecOptions { process, ..Default::default() }
+    }
+}
+
+/// What the command line can override in the container's process for `exec`. New fields may
+/// be added in any release: build it with [`ProcessOverrides::new`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProcessOverrides {
     /// Command and arguments.
     pub args: Vec<String>,
@@ -62,6 +73,13 @@ pub struct ProcessOverrides {
     pub apparmor: Option<String>,
     /// SELinux label.
     pub process_label: Option<String>,
+}
+
+impl ProcessOverrides {
+    /// Run `args` (command and arguments), everything else as in the container's process.
+    pub fn new(args: Vec<String>) -> Self {
+        ProcessOverrides { args, ..Default::default() }
+    }
 }
 
 /// The process `exec` runs: the container's process with `o` applied.

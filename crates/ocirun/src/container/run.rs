@@ -10,13 +10,29 @@ use crate::error::Result;
 use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
-/// Options of `run` beyond those of `create`.
+/// Options of `run` beyond those of `create`. New options may be added in any release:
+/// start from `RunOptions::default()`.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// Return once started instead of waiting.
     pub detach: bool,
     /// Keep the container's state after it exits (foreground only).
     pub keep: bool,
+}
+
+impl RunOptions {
+    /// Return once started instead of waiting.
+    pub fn detach(mut self, on: bool) -> Self {
+        self.detach = on;
+        self
+    }
+
+    /// Keep the container's state after it exits.
+    pub fn keep(mut self, on: bool) -> Self {
+        self.keep = on;
+        self
+    }
 }
 
 impl Runtime {
