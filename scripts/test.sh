@@ -17,9 +17,12 @@ echo "== build"
 cargo build -q --workspace
 echo "== unit and kernel tests (library, cgroups, seccomp, man page generator)"
 cargo test -q --workspace --exclude itest
+echo "== library with the oci-spec feature (conversions both ways on a real bundle) and its docs"
+cargo test -q -p ocirun --features oci-spec --test oci_spec
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p ocirun --features oci-spec
 echo "== integration tests (ocirun CLI on real bundles; stress, faults, hostile bundles)"
 cargo test -q -p itest -- --test-threads=4
-echo "== library examples (run from a multi-threaded program, exec, list, an external crate)"
+echo "== library examples (run, exec from threads, tokio, list; external threaded and tokio consumers)"
 cargo build -q --examples -p ocirun
 bash scripts/examples.sh target/debug/examples
 echo "== packaging (static binary, make install into a temp DESTDIR, .deb installed with apt and removed)"

@@ -65,7 +65,7 @@ pub struct ContainerState {
     pub config: Spec,
     /// The cgroup the container lives in (layout and path), recorded before it is created;
     /// `None` for a rootless container without one. A record that does not decode makes the
-    /// whole state file [`Error::CorruptState`](crate::Error::CorruptState), never a skipped
+    /// whole state file [`Error::CorruptState`], never a skipped
     /// cgroup removal.
     #[serde(default, deserialize_with = "cgroup_record")]
     pub cgroup: Option<crate::cgroups::Manager>,
