@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::netdev::NetDevError;
 pub use crate::sys::SysError;
 
 /// What kind of failure an [`Error`] is, stable across releases so callers can match on it.
