@@ -72,7 +72,7 @@
 //! process exits, so an async runtime awaits it without a blocking thread, then calls
 //! [`Child::try_wait`]. With tokio (`examples/tokio.rs`, `tests/external-consumer`):
 //!
-//! ```ignore
+//! ```no_run
 //! async fn wait(mut child: ocirun::container::child::Child) -> std::io::Result<i32> {
 //!     let fd = child.pidfd().try_clone_to_owned()?;
 //!     // SAFETY: the AsyncFd owns the OwnedFd, which stays open until it is dropped.
@@ -89,7 +89,19 @@
 //!
 //! Starting a process (`spawn_exec`, `create`, `start`) blocks for the few milliseconds the
 //! fork and the child's set-up take: call it through `spawn_blocking`. A plain threaded
-//! program calls [`Child::wait`], which blocks only the calling thread.
+//! program calls [`Child::wait`], which blocks only the calling thread (or simply
+//! [`Runtime::exec`], which also forwards signals):
+//!
+//! ```no_run
+//! use ocirun::container::exec::process_from;
+//! use ocirun::{ExecOptions, ProcessOverrides, Runtime};
+//! let rt = Runtime::new("/run/ocirun");
+//! let base = rt.container_process("demo")?;
+//! let opts = ExecOptions::new(process_from(&base, &ProcessOverrides::new(vec!["true".into()])));
+//! let mut child = rt.spawn_exec("demo", &opts)?;
+//! println!("pid {} exited with {}", child.pid(), child.wait()?);
+//! # Ok::<(), ocirun::Error>(())
+//! ```
 //!
 //! ## Logging
 //!
