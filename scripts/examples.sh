@@ -6,7 +6,21 @@ set -euo pipefail
 ex=${1:-target/debug/examples}
 limit=${EXAMPLE_TIMEOUT:-60}
 work=$(mktemp -d /tmp/ocirun-examples.XXXXXX)
-trap 'rm -rf --one-file-system "$work"' EXIT
+ocirun="$PWD/target/debug/ocirun"
+# The programs keep their state roots under $TMPDIR: a program killed for hanging leaves its
+# container there, and it is deleted here (with its cgroup) before the directory goes.
+export TMPDIR="$work/tmp"
+mkdir -p "$TMPDIR"
+cleanup() {
+    for r in "$TMPDIR"/*/; do
+        [ -d "$r" ] || continue
+        for id in $("$ocirun" --root "$r" list -q 2>/dev/null); do
+            "$ocirun" --root "$r" delete -f "$id" >/dev/null 2>&1 || true
+        done
+    done
+    rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 

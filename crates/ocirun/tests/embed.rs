@@ -134,6 +134,7 @@ fn exec_failure_carries_errno() {
     let _serial = serial();
     let Some(b) = common::bundle("embed-errno", &["sleep", "600"]) else { return };
     let rt = Runtime::new(b.state_root());
+    let fds = common::fd_count();
     rt.create("errno", &CreateOptions::new(b.path())).unwrap();
     rt.start("errno").unwrap();
     let base = rt.container_process("errno").unwrap();
@@ -153,4 +154,6 @@ fn exec_failure_carries_errno() {
     let child = e.child_error().expect("a child error");
     assert_eq!(child.errno, Some(libc::EACCES), "{e}");
     rt.delete("errno2", true).unwrap();
+    assert_eq!(common::fd_count(), fds, "fds left open by failed execs");
+    assert_eq!(common::zombies(), Vec::<i32>::new(), "zombies left by failed execs");
 }
