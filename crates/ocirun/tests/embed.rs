@@ -143,6 +143,7 @@ fn exec_failure_carries_errno() {
         .unwrap_err();
     let child = e.child_error().expect("a child error");
     assert_eq!(child.errno, Some(libc::ENOENT), "{e}");
+    assert_eq!(child.exec_exit_code(), Some(127), "{e}");
     rt.delete("errno", true).unwrap();
 
     // After `start`: the container's program is not executable (execve says EACCES).
@@ -153,6 +154,7 @@ fn exec_failure_carries_errno() {
     let e = rt.start("errno2").unwrap_err();
     let child = e.child_error().expect("a child error");
     assert_eq!(child.errno, Some(libc::EACCES), "{e}");
+    assert_eq!(child.exec_exit_code(), Some(126), "{e}");
     rt.delete("errno2", true).unwrap();
     assert_eq!(common::fd_count(), fds, "fds left open by failed execs");
     assert_eq!(common::zombies(), Vec::<i32>::new(), "zombies left by failed execs");

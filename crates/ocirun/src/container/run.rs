@@ -56,9 +56,24 @@ impl Runtime {
             for w in &created.warnings {
                 log::warn!("{w}");
             }
-            let master = match &ours {
-                Some(sock) => Some(recv_master(sock)?),
-                None => None,
+            // Hold the init before it can exit (it is our child, not reaped yet), and get the
+            // pty master; a run that did not start leaves nothing behind.
+            let held = (|| {
+                let child = if ropts.detach { None } else { Some(Child::from_pid(created.pid)?) };
+                let master = match &ours {
+                    Some(sock) => Some(recv_master(sock)?),
+                    None => None,
+                };
+                Ok((child, master))
+            })();
+            let (child, master) = match held {
+                Ok(x) => x,
+                Err(e) => {
+                    return Err(match self.delete(id, true) {
+                        Ok(()) => e,
+                        Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
+                    })
+                }
             };
             if let Err(e) = self.start(id) {
                 // A run that did not start leaves nothing behind.
@@ -67,10 +82,9 @@ impl Runtime {
                     Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
                 });
             }
-            if ropts.detach {
+            let Some(mut child) = child else {
                 return Ok(0);
-            }
-            let mut child = Child::from_pid(created.pid)?;
+            };
             let code = match master {
                 Some(m) => proxy_terminal(&mut child, m)?,
                 None => child.wait_forwarding()?,
