@@ -76,6 +76,7 @@ step install 1200 install_packages
 host_cgroups
 step build 1800 cargo build -q --workspace
 step unit 1200 cargo test -q --workspace --exclude itest
+step oci-spec 1200 bash -c 'cargo test -q -p ocirun --features oci-spec --test oci_spec && RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p ocirun --features oci-spec'
 step integration 2400 cargo test -q -p itest -- --test-threads=4
 if [ -f "$logs/integration.log" ]; then
     n=$(grep -c 'SKIP: ' "$logs/integration.log" || true)

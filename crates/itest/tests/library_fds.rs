@@ -75,7 +75,7 @@ fn main() {
     t.config["process"]["env"].as_array_mut().unwrap().push(json!(host::marker_env(&marker)));
     t.write_config();
     let rt = Runtime::new(&t.root);
-    let opts = CreateOptions { bundle: t.bundle.clone(), ..Default::default() };
+    let opts = CreateOptions::new(&t.bundle);
     // One cycle first: whatever the library opens once and keeps (a cache) is not a leak.
     cycle(&rt, &opts, &t.other_id("warm"));
     let before = fds();

@@ -2,6 +2,7 @@
 //! makes one library call; errors are printed once, here.
 
 mod commands;
+mod logger;
 
 use ocirun_cli::cli;
 
@@ -9,7 +10,7 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
-    ocirun::log::init(ocirun::log::LogConfig {
+    logger::init(logger::LogConfig {
         file: cli.global.log.clone(),
         json: cli.global.log_format.as_deref() == Some("json"),
         debug: cli.global.debug,
@@ -17,7 +18,7 @@ fn main() {
     match commands::dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            ocirun::log::error(&e.to_string());
+            log::error!("{e}");
             std::process::exit(1);
         }
     }

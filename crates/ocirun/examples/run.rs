@@ -8,7 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let id = args.next().unwrap_or_else(|| format!("example-run-{}", std::process::id()));
     let root = std::env::temp_dir().join(format!("ocirun-example-{}", std::process::id()));
     let rt = Runtime::new(&root);
-    let opts = CreateOptions { bundle: bundle.into(), ..Default::default() };
+    let opts = CreateOptions::new(bundle);
     let code = rt.run(&id, &opts, &RunOptions::default())?;
     println!("container {id} exited with {code}");
     std::fs::remove_dir_all(&root)?;

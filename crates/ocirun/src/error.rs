@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::netdev::NetDevError;
 pub use crate::sys::SysError;
 
 /// What kind of failure an [`Error`] is, stable across releases so callers can match on it.
@@ -154,6 +155,13 @@ pub enum Error {
     /// Running without privileges needs something the config or the host lacks.
     #[error(transparent)]
     Rootless(#[from] crate::rootless::RootlessError),
+    /// A process the library started was reaped by someone else (a `waitpid(-1)` in another
+    /// thread, or SIGCHLD set to SIG_IGN), so its exit status is lost.
+    #[error("process {pid} was reaped by another part of the program (waitpid(-1) or SIGCHLD ignored): its exit status is lost")]
+    ReapedElsewhere {
+        /// The process's pid.
+        pid: i32,
+    },
     /// Setup failed and cleaning up after it failed too.
     #[error("{error}; cleaning up also failed: {cleanup}")]
     Cleanup {
@@ -173,7 +181,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::WrongState { .. } | Error::NotRunning { .. } => ErrorKind::WrongState,
-            Error::CorruptState { .. } => ErrorKind::Io,
+            Error::CorruptState { .. } | Error::ReapedElsewhere { .. } => ErrorKind::Io,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Init(_) => ErrorKind::ContainerInit,
             Error::Hook { .. } => ErrorKind::Hook,
@@ -184,6 +192,16 @@ impl Error {
             Error::Sys(e) => e.kind(),
             Error::Rootless(e) => e.kind(),
             Error::Cleanup { error, .. } => error.kind(),
+        }
+    }
+
+    /// The report of the container's init (or exec'd process) when set-up failed in it,
+    /// before or after `start`: the step, the message and the errno as data.
+    pub fn child_error(&self) -> Option<&crate::process::sync::ChildError> {
+        match self {
+            Error::Init(e) => Some(e),
+            Error::Cleanup { error, .. } => error.child_error(),
+            _ => None,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `linux.netDevices`: move host network interfaces into the container's network namespace
-//! and back, with rtnetlink (rtnetlink(7)) messages built here and sent by [`crate::sys::netlink`].
+//! and back, with rtnetlink (rtnetlink(7)) messages built here and sent by `sys::netlink`.
 //!
 //! The runtime side does the work, not the init: moving a device out of the runtime's network
 //! namespace needs `CAP_NET_ADMIN` over *that* namespace, which an init inside a user namespace

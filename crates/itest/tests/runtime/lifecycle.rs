@@ -270,3 +270,37 @@ fn bundle_defaults_to_the_current_directory() {
     t.exec(cmd).expect_ok();
     assert_eq!(t.state()["bundle"], t.bundle_str().as_str());
 }
+
+/// A foreground `run` forwards the signals it receives to the container (read from a
+/// signalfd while it waits on the init's pidfd).
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let Some(mut t) = Test::new() else { return };
+    t.reporter_args(&["wait-signal"]);
+    t.write_config();
+    let out_path = t.dir.join("forward.out");
+    let mut cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.stdout(std::fs::File::create(&out_path).unwrap());
+    let mut run = cmd.spawn().expect("spawn run");
+    let deadline = std::time::Instant::now() + READY;
+    while !std::fs::read_to_string(&out_path).unwrap_or_default().contains("ready") {
+        assert!(std::time::Instant::now() < deadline, "the container never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::process::Command::new("kill").args(["-USR1", &run.id().to_string()]).status().unwrap();
+    let deadline = std::time::Instant::now() + READY;
+    let status = loop {
+        if let Some(st) = run.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("run did not exit after SIGUSR1 was forwarded");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{out}");
+    let last: Value = serde_json::from_str(out.lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(last["signal"], libc::SIGUSR1, "the container saw another signal: {out}");
+}

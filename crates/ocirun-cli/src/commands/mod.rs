@@ -15,23 +15,21 @@ fn runtime(cli: &Cli) -> Runtime {
     rt.rootless = match cli.global.rootless.as_deref() {
         Some("true") => true,
         Some("false") => false,
-        _ => ocirun::sys::process::geteuid() != 0,
+        _ => rt.rootless,
     };
     rt
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
-    CreateOptions {
-        bundle: a.bundle.clone(),
-        config: a.config.clone(),
-        console_socket: a.console_socket.clone(),
-        pid_file: a.pid_file.clone(),
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
-        listen_fds: listen_fds(),
-        spec: None,
-    }
+    let mut o = CreateOptions::new(&a.bundle);
+    o.config = a.config.clone();
+    o.console_socket = a.console_socket.clone();
+    o.pid_file = a.pid_file.clone();
+    o.no_pivot = a.no_pivot;
+    o.no_new_keyring = a.no_new_keyring;
+    o.preserve_fds = a.preserve_fds;
+    o.listen_fds = listen_fds();
+    o
 }
 
 /// Socket activation: the fds systemd passed us, when `LISTEN_PID` names this process.
@@ -64,13 +62,13 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Create(a) => {
             let c = rt.create(&a.id, &create_options(a))?;
             for w in &c.warnings {
-                ocirun::log::warn(w);
+                log::warn!("{w}");
             }
             Ok(0)
         }
         Command::Start(a) => rt.start(&a.id).map(|_| 0),
         Command::Run(a) => {
-            rt.run(&a.create.id, &create_options(&a.create), &RunOptions { detach: a.detach, keep: a.keep })
+            rt.run(&a.create.id, &create_options(&a.create), &RunOptions::default().detach(a.detach).keep(a.keep))
         }
         Command::State(a) => print_json(&rt.state(&a.id)?).map(|_| 0),
         Command::Exec(a) => exec(&rt, a),
@@ -110,31 +108,27 @@ fn exec(rt: &Runtime, a: &crate::cli::ExecArgs) -> Result<i32, Error> {
                 None => None,
                 Some(u) => Some(parse_user(u)?),
             };
-            let o = ocirun::ProcessOverrides {
-                args: a.command.clone(),
-                env: a.env.clone(),
-                cwd: a.cwd.clone(),
-                user,
-                additional_gids: a.additional_gids.clone(),
-                caps: a.cap.clone(),
-                no_new_privs: a.no_new_privs,
-                tty: a.tty,
-                apparmor: a.apparmor.clone(),
-                process_label: a.process_label.clone(),
-            };
+            let mut o = ocirun::ProcessOverrides::new(a.command.clone());
+            o.env = a.env.clone();
+            o.cwd = a.cwd.clone();
+            o.user = user;
+            o.additional_gids = a.additional_gids.clone();
+            o.caps = a.cap.clone();
+            o.no_new_privs = a.no_new_privs;
+            o.tty = a.tty;
+            o.apparmor = a.apparmor.clone();
+            o.process_label = a.process_label.clone();
             ocirun::container::exec::process_from(&rt.container_process(&a.id)?, &o)
         }
     };
-    let opts = ocirun::ExecOptions {
-        process,
-        console_socket: a.console_socket.clone(),
-        detach: a.detach,
-        pid_file: a.pid_file.clone(),
-        preserve_fds: a.preserve_fds,
-        ignore_paused: a.ignore_paused,
-        sub_cgroup: a.cgroup.clone(),
-        pidfd_socket: a.pidfd_socket.clone(),
-    };
+    let mut opts = ocirun::ExecOptions::new(process);
+    opts.console_socket = a.console_socket.clone();
+    opts.detach = a.detach;
+    opts.pid_file = a.pid_file.clone();
+    opts.preserve_fds = a.preserve_fds;
+    opts.ignore_paused = a.ignore_paused;
+    opts.sub_cgroup = a.cgroup.clone();
+    opts.pidfd_socket = a.pidfd_socket.clone();
     rt.exec(&a.id, &opts)
 }
 

@@ -75,7 +75,7 @@ pub fn own_unified_path(proc_cgroup: &str) -> Option<String> {
 }
 
 /// Find the caller's delegated cgroup; `writable` is the access check (see
-/// [`crate::sys::fs_stat::writable`]).
+/// `sys::fs_stat::writable`).
 pub fn find(layout: &Layout, proc_cgroup: &str, writable: impl Fn(&Path) -> bool) -> Result<Delegated, NotDelegated> {
     let unified = layout.unified().ok_or(NotDelegated::NoUnified)?.to_path_buf();
     let own = own_unified_path(proc_cgroup).ok_or(NotDelegated::NoOwnCgroup)?;

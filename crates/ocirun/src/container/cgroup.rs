@@ -24,7 +24,7 @@ use crate::state::ContainerState;
 use crate::sys::process as p;
 
 /// Called with the planned cgroup's state before it is created.
-pub type Record<'a> = &'a mut dyn FnMut(Option<serde_json::Value>) -> Result<()>;
+pub type Record<'a> = &'a mut dyn FnMut(Option<Manager>) -> Result<()>;
 
 /// The container's cgroup during create; none for a rootless container without delegation.
 #[derive(Debug)]
@@ -86,10 +86,10 @@ pub fn setup(spec: &Spec, id: &str, systemd: bool, record: Record<'_>) -> Result
         let mut sd = Systemd::connect()?;
         let root = sd.manager_cgroup()?;
         let mgr = Manager::load(layout, path.under(&root));
-        record(serde_json::to_value(&mgr).ok())?;
+        record(Some(mgr.clone()))?;
         return Ok(Cgroup { mgr: Some(mgr), scope: Some((sd, res)) });
     }
-    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
+    record(Some(Manager::load(layout.clone(), path.clone())))?;
     let mgr = Manager::create(layout, path)?;
     if let Err(e) = mgr.apply(&res) {
         let _ = mgr.destroy(send);
@@ -115,7 +115,7 @@ pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record:
             return Ok(Cgroup { mgr: None, scope: None });
         }
     };
-    record(serde_json::to_value(Manager::load(layout.clone(), path.clone())).ok())?;
+    record(Some(Manager::load(layout.clone(), path.clone())))?;
     let mgr = Manager::create(layout, path)?;
     if let Err(e) = linux.resources.as_ref().map_or(Ok(()), |r| mgr.apply_without_devices(r)) {
         let _ = mgr.destroy(send);
@@ -130,7 +130,7 @@ fn send(pid: i32, sig: i32) -> std::result::Result<(), crate::sys::SysError> {
 
 /// The manager recorded in a container's state.
 pub fn recorded(st: &ContainerState) -> Option<Manager> {
-    st.cgroup.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())
+    st.cgroup.clone()
 }
 
 /// Destroy the cgroup recorded in a container's state (killing what is left in it); a
@@ -144,7 +144,7 @@ pub fn destroy_recorded(st: &ContainerState) -> Result<()> {
         match Systemd::connect().and_then(|mut sd| sd.stop_unit(unit)) {
             Ok(()) => {}
             // Gone with systemd: what is left in the file system is removed below.
-            Err(e) if systemd::is_unreachable(&e) => crate::log::warn(&format!("cannot stop {unit}: {e}")),
+            Err(e) if systemd::is_unreachable(&e) => log::warn!("cannot stop {unit}: {e}"),
             Err(e) => return Err(e.into()),
         }
     }

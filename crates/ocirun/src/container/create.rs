@@ -16,8 +16,10 @@ use crate::spec::{self, Spec};
 use crate::state::{time, ContainerDir, ContainerState, Status};
 use crate::sys::{fd, mount as m, process as p, SysError};
 
-/// Options of `create` (and `run`).
+/// Options of `create` (and `run`, `spawn`). New options may be added in any release: build
+/// it with [`CreateOptions::new`] and set the public fields.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// The bundle directory.
     pub bundle: PathBuf,
@@ -38,6 +40,20 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// A spec to use instead of reading the config file.
     pub spec: Option<Spec>,
+}
+
+impl CreateOptions {
+    /// Options for the bundle at `bundle`, everything else at its default.
+    pub fn new(bundle: impl Into<PathBuf>) -> Self {
+        CreateOptions { bundle: bundle.into(), ..Default::default() }
+    }
+
+    /// Use `spec` instead of reading the bundle's `config.json` (the bundle still holds the
+    /// root filesystem, at `spec.root.path` relative to it).
+    pub fn with_spec(mut self, spec: Spec) -> Self {
+        self.spec = Some(spec);
+        self
+    }
 }
 
 /// A container created and waiting for `start`.
@@ -188,7 +204,7 @@ impl Runtime {
         // The cgroup is recorded before it is made, so a create killed half-way still leaves
         // `delete --force` what it needs to remove it.
         let (config, id) = (st.config.clone(), st.id.clone());
-        let mut record = |planned: Option<serde_json::Value>| -> Result<()> {
+        let mut record = |planned: Option<crate::cgroups::Manager>| -> Result<()> {
             st.cgroup = planned;
             dir.save(st)
         };

@@ -50,7 +50,7 @@ impl Runtime {
             let state = serde_json::to_string(&st.oci_state(Status::Stopped)).unwrap_or_default();
             for hook in &h.poststop {
                 if let Err(e) = crate::hooks::run(hook, &state) {
-                    crate::log::warn(&format!("poststop hook {e}"));
+                    log::warn!("poststop hook {e}");
                 }
             }
         }

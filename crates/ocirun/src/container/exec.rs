@@ -5,7 +5,8 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use super::run::{proxy_terminal, recv_master, wait_forwarding, FORWARD};
+use super::child::{Child, FORWARD};
+use super::run::{proxy_terminal, recv_master};
 use super::Runtime;
 use crate::error::{Error, Result};
 use crate::init::caps::CapSets;
@@ -17,8 +18,10 @@ use crate::state::Status;
 use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
-/// Options of `exec`.
+/// Options of `exec`. New options may be added in any release: build it with
+/// [`ExecOptions::new`] and set the public fields.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// The process to run (build it with [`process_from`] or read a process.json).
     pub process: Process,
@@ -38,8 +41,17 @@ pub struct ExecOptions {
     pub pidfd_socket: Option<PathBuf>,
 }
 
-/// What the command line can override in the container's process for `exec`.
+impl ExecOptions {
+    /// Run `process`, everything else at its default.
+    pub fn new(process: Process) -> Self {
+        ExecOptions { process, ..Default::default() }
+    }
+}
+
+/// What the command line can override in the container's process for `exec`. New fields may
+/// be added in any release: build it with [`ProcessOverrides::new`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProcessOverrides {
     /// Command and arguments.
     pub args: Vec<String>,
@@ -61,6 +73,13 @@ pub struct ProcessOverrides {
     pub apparmor: Option<String>,
     /// SELinux label.
     pub process_label: Option<String>,
+}
+
+impl ProcessOverrides {
+    /// Run `args` (command and arguments), everything else as in the container's process.
+    pub fn new(args: Vec<String>) -> Self {
+        ProcessOverrides { args, ..Default::default() }
+    }
 }
 
 /// The process `exec` runs: the container's process with `o` applied.
@@ -120,8 +139,37 @@ impl Runtime {
     }
 
     /// Run a process in a running container. Returns its exit code (128+N when killed by
-    /// signal N) or, detached, 0 once it started.
+    /// signal N) or, detached, 0 once it started (the detached process stays a child of the
+    /// caller: use [`Runtime::spawn_exec`] to get a handle that can wait for it).
+    ///
+    /// In the foreground the calling thread waits on a pidfd and forwards SIGINT, SIGTERM,
+    /// SIGHUP, SIGQUIT, SIGUSR1/2, SIGWINCH and SIGCONT to the process: it blocks those in
+    /// this thread only while it waits, and never touches SIGCHLD.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        if opts.detach {
+            return self.exec_started(id, opts, true).map(|_| 0);
+        }
+        // Block the forwarded signals before the process exists, so none is lost.
+        let old_mask = p::block_signals(&FORWARD)?;
+        let result = self.exec_started(id, opts, false).and_then(|(mut child, ours)| match ours {
+            Some(sock) => proxy_terminal(&mut child, recv_master(&sock)?),
+            None => child.wait_forwarding(),
+        });
+        p::set_sigmask(&old_mask);
+        result
+    }
+
+    /// Start a process in a running container and return it as a [`Child`] without waiting
+    /// (like `exec --detach`): wait for it with [`Child::wait`], or await its pidfd from an
+    /// async runtime and call [`Child::try_wait`]. A terminal needs
+    /// [`ExecOptions::console_socket`].
+    pub fn spawn_exec(&self, id: &str, opts: &ExecOptions) -> Result<Child> {
+        self.exec_started(id, opts, true).map(|(child, _)| child)
+    }
+
+    /// Start the process; with `detached` false and a terminal without console socket, also
+    /// return our end of the socket that receives the pty master.
+    fn exec_started(&self, id: &str, opts: &ExecOptions, detached: bool) -> Result<(Child, Option<OwnedFd>)> {
         let (dir, st, status) = self.open(id)?;
         drop(dir);
         match status {
@@ -155,7 +203,7 @@ impl Runtime {
         let mut warnings = Vec::new();
         let caps = CapSets::from_spec(&process.capabilities.clone().unwrap_or_default(), &mut warnings);
         for w in &warnings {
-            crate::log::warn(w);
+            log::warn!("{w}");
         }
         let profile = linux.as_ref().and_then(|l| l.seccomp.as_ref());
         let seccomp = match profile {
@@ -190,8 +238,7 @@ impl Runtime {
             },
             None => Vec::new(),
         };
-        let foreground_tty = process.terminal && opts.console_socket.is_none() && !opts.detach;
-        if process.terminal && opts.console_socket.is_none() && opts.detach {
+        if process.terminal && opts.console_socket.is_none() && detached {
             return Err(Error::InvalidArgument("a detached exec with a terminal needs --console-socket".into()));
         }
         let (console, ours): (Option<OwnedFd>, Option<OwnedFd>) = if !process.terminal {
@@ -208,10 +255,7 @@ impl Runtime {
             let (a, b) = fd::seqpacket_pair()?;
             (Some(b), Some(a))
         };
-        let mut sigs: Vec<i32> = FORWARD.to_vec();
-        sigs.push(libc::SIGCHLD);
-        let old_mask = if opts.detach { None } else { Some(p::block_signals(&sigs)?) };
-        let result = (|| {
+        {
             let (ours_sync, theirs) = fd::seqpacket_pair()?;
             let args = ExecArgs {
                 process: process.clone(),
@@ -242,28 +286,18 @@ impl Runtime {
                     return Err(e);
                 }
             };
+            // The process is our child and not reaped yet: its pid is still its own.
+            let child = Child::from_pid(pid)?;
             if let Some(pf) = &opts.pid_file {
                 super::create::write_pid_file(pf, pid)?;
             }
             if let Some(sock) = &opts.pidfd_socket {
-                let pfd = p::pidfd_open(pid)?;
                 let s = fd::unix_connect(sock)
                     .map_err(|e| Error::InvalidArgument(format!("cannot connect to the pidfd socket: {e}")))?;
-                fd::send_with_fd(s.as_fd(), b"pidfd", Some(pfd.as_fd()))?;
+                fd::send_with_fd(s.as_fd(), b"pidfd", Some(child.pidfd()))?;
             }
-            if opts.detach {
-                return Ok(0);
-            }
-            let status = match (&ours, foreground_tty) {
-                (Some(sock), true) => proxy_terminal(pid, recv_master(sock)?)?,
-                _ => wait_forwarding(pid)?,
-            };
-            Ok(status.code())
-        })();
-        if let Some(m) = old_mask {
-            p::set_sigmask(&m);
+            Ok((child, ours))
         }
-        result
     }
 }
 

@@ -4,7 +4,8 @@
 //! [`Runtime`] is the entry point: it holds the options every operation shares (the state
 //! root, the cgroup driver).
 
-pub mod cgroup;
+pub(crate) mod cgroup;
+pub mod child;
 pub mod create;
 pub mod delete;
 pub mod events;

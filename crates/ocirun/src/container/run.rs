@@ -3,14 +3,17 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::child::{Child, FORWARD};
 use super::create::{Console, CreateOptions};
 use super::Runtime;
 use crate::error::Result;
-use crate::sys::process::{self as p, ExitStatus};
+use crate::sys::process as p;
 use crate::sys::{fd, SysError};
 
-/// Options of `run` beyond those of `create`.
+/// Options of `run` beyond those of `create`. New options may be added in any release:
+/// start from `RunOptions::default()`.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// Return once started instead of waiting.
     pub detach: bool,
@@ -18,17 +21,19 @@ pub struct RunOptions {
     pub keep: bool,
 }
 
-/// Signals forwarded to the container while `run` waits.
-pub(crate) const FORWARD: [i32; 8] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-];
+impl RunOptions {
+    /// Return once started instead of waiting.
+    pub fn detach(mut self, on: bool) -> Self {
+        self.detach = on;
+        self
+    }
+
+    /// Keep the container's state after it exits.
+    pub fn keep(mut self, on: bool) -> Self {
+        self.keep = on;
+        self
+    }
+}
 
 impl Runtime {
     /// Run a container. Returns its exit code (128+N when killed by signal N), or 0 detached.
@@ -43,19 +48,32 @@ impl Runtime {
         } else {
             (opts.console_socket.clone().map_or(Console::None, Console::Socket), None)
         };
-        // Block the signals we forward before the init exists, so none is lost; the init
-        // resets its mask.
-        let mut sigs: Vec<i32> = FORWARD.to_vec();
-        sigs.push(libc::SIGCHLD);
-        let old_mask = if ropts.detach { None } else { Some(p::block_signals(&sigs)?) };
+        // Block the signals we forward (in this thread only) before the init exists, so none
+        // is lost; the init resets its mask. SIGCHLD is left alone: waiting uses a pidfd.
+        let old_mask = if ropts.detach { None } else { Some(p::block_signals(&FORWARD)?) };
         let result = (|| {
             let created = self.create_with(id, opts, console, loaded)?;
             for w in &created.warnings {
-                crate::log::warn(w);
+                log::warn!("{w}");
             }
-            let master = match &ours {
-                Some(sock) => Some(recv_master(sock)?),
-                None => None,
+            // Hold the init before it can exit (it is our child, not reaped yet), and get the
+            // pty master; a run that did not start leaves nothing behind.
+            let held = (|| {
+                let child = if ropts.detach { None } else { Some(Child::from_pid(created.pid)?) };
+                let master = match &ours {
+                    Some(sock) => Some(recv_master(sock)?),
+                    None => None,
+                };
+                Ok((child, master))
+            })();
+            let (child, master) = match held {
+                Ok(x) => x,
+                Err(e) => {
+                    return Err(match self.delete(id, true) {
+                        Ok(()) => e,
+                        Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
+                    })
+                }
             };
             if let Err(e) = self.start(id) {
                 // A run that did not start leaves nothing behind.
@@ -64,22 +82,41 @@ impl Runtime {
                     Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
                 });
             }
-            if ropts.detach {
+            let Some(mut child) = child else {
                 return Ok(0);
-            }
-            let status = match master {
-                Some(m) => proxy_terminal(created.pid, m)?,
-                None => wait_forwarding(created.pid)?,
+            };
+            let code = match master {
+                Some(m) => proxy_terminal(&mut child, m)?,
+                None => child.wait_forwarding()?,
             };
             if !ropts.keep {
                 self.delete(id, true)?;
             }
-            Ok(status.code())
+            Ok(code)
         })();
         if let Some(m) = old_mask {
             p::set_sigmask(&m);
         }
         result
+    }
+}
+
+impl Runtime {
+    /// Create and start a container (like `run --detach`) and return its init as a
+    /// [`Child`]: the caller waits for it (blocking, or by awaiting its pidfd) and then
+    /// deletes the container. The config must not ask for a terminal unless
+    /// [`CreateOptions::console_socket`] is set.
+    pub fn spawn(&self, id: &str, opts: &CreateOptions) -> Result<Child> {
+        let created = self.create(id, opts)?;
+        for w in &created.warnings {
+            log::warn!("{w}");
+        }
+        // The init is our child and nobody reaps it before we hold it.
+        let started = Child::from_pid(created.pid).and_then(|child| self.start(id).map(|()| child));
+        started.map_err(|e| match self.delete(id, true) {
+            Ok(()) => e,
+            Err(c) => crate::error::Error::Cleanup { error: Box::new(e), cleanup: Box::new(c) },
+        })
     }
 }
 
@@ -89,74 +126,86 @@ pub(crate) fn recv_master(sock: &OwnedFd) -> Result<OwnedFd> {
     f.ok_or_else(|| SysError::new("receive the pty master", libc::EPROTO).into())
 }
 
-/// Wait for `pid`, forwarding signals to it.
-pub(crate) fn wait_forwarding(pid: i32) -> Result<ExitStatus> {
-    let mut sigs: Vec<i32> = FORWARD.to_vec();
-    sigs.push(libc::SIGCHLD);
-    loop {
-        if let Some(st) = p::waitpid(pid, true)? {
-            return Ok(st);
-        }
-        let sig = p::sigwait(&sigs)?;
-        if sig != libc::SIGCHLD {
-            let _ = p::kill(pid, sig);
-        }
-    }
-}
-
-/// Copy between our stdio and the container's pty until the init exits.
-pub(crate) fn proxy_terminal(pid: i32, master: OwnedFd) -> Result<ExitStatus> {
-    let stdin = fd::borrow_raw(0);
-    let stdout = fd::borrow_raw(1);
+/// Copy between our stdio and the container's pty until `child` exits, forwarding signals
+/// (SIGWINCH resizes the pty instead). The caller has blocked [`FORWARD`] in this thread.
+pub(crate) fn proxy_terminal(child: &mut Child, master: OwnedFd) -> Result<i32> {
+    let stdin = std::io::stdin();
+    let stdin = stdin.as_fd();
+    let stdout = std::io::stdout();
+    let stdout = stdout.as_fd();
+    let sfd = p::signalfd(&FORWARD)?;
     let saved = fd::make_raw(stdin);
     if let Some((rows, cols)) = fd::get_winsize(stdin) {
         let _ = fd::set_winsize(master.as_fd(), rows, cols);
     }
     let mut buf = vec![0u8; 16 * 1024];
-    let mut stdin_open = true;
-    let status = loop {
-        if let Some(st) = p::waitpid(pid, true)? {
-            // Drain what the container wrote last.
-            while let Ok(v) = fd::poll_readable(&[master.as_fd()], 0) {
-                if !v[0] {
-                    break;
+    let (mut stdin_open, mut master_open) = (true, true);
+    let result = loop {
+        match child.try_wait() {
+            Ok(Some(code)) => {
+                // Drain what the container wrote last.
+                while master_open && fd::poll_readable(&[master.as_fd()], 0).is_ok_and(|v| v[0]) {
+                    match fd::read(master.as_fd(), &mut buf) {
+                        Ok(n) if n > 0 => {
+                            let _ = fd::write_all(stdout, &buf[..n]);
+                        }
+                        _ => break,
+                    }
                 }
+                break Ok(code);
+            }
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        // Wait for output, input, a signal or the exit: no timeout, nothing is polled twice.
+        let mut fds = vec![child.pidfd(), sfd.as_fd()];
+        if master_open {
+            fds.push(master.as_fd());
+        }
+        if stdin_open {
+            fds.push(stdin);
+        }
+        let ready = match fd::poll_readable(&fds, -1) {
+            Ok(r) => r,
+            Err(e) => break Err(e.into()),
+        };
+        let mut i = 2;
+        if master_open {
+            if ready[i] {
                 match fd::read(master.as_fd(), &mut buf) {
                     Ok(n) if n > 0 => {
-                        let _ = fd::write_all(stdout, &buf[..n]);
+                        if let Err(e) = fd::write_all(stdout, &buf[..n]) {
+                            break Err(e.into());
+                        }
                     }
-                    _ => break,
+                    // Every holder of the pty's other side closed it (EIO): nothing more comes.
+                    _ => master_open = false,
                 }
             }
-            break st;
+            i += 1;
         }
-        let fds = if stdin_open { vec![master.as_fd(), stdin] } else { vec![master.as_fd()] };
-        let ready = fd::poll_readable(&fds, 50)?;
-        if ready[0] {
-            match fd::read(master.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => fd::write_all(stdout, &buf[..n])?,
-                _ => {}
-            }
-        }
-        if stdin_open && ready.get(1) == Some(&true) {
+        if stdin_open && ready[i] {
             match fd::read(stdin, &mut buf) {
-                Ok(n) if n > 0 => fd::write_all(master.as_fd(), &buf[..n])?,
+                Ok(n) if n > 0 => {
+                    let _ = fd::write_all(master.as_fd(), &buf[..n]);
+                }
                 _ => stdin_open = false,
             }
         }
-        // Forward pending signals without blocking.
-        while let Some(sig) = p::sigpending_one(&FORWARD) {
-            if sig == libc::SIGWINCH {
-                if let Some((rows, cols)) = fd::get_winsize(stdin) {
-                    let _ = fd::set_winsize(master.as_fd(), rows, cols);
+        if ready[1] {
+            while let Ok(Some(sig)) = p::signalfd_read(sfd.as_fd()) {
+                if sig == libc::SIGWINCH {
+                    if let Some((rows, cols)) = fd::get_winsize(stdin) {
+                        let _ = fd::set_winsize(master.as_fd(), rows, cols);
+                    }
+                } else {
+                    let _ = child.kill(sig);
                 }
-            } else {
-                let _ = p::kill(pid, sig);
             }
         }
     };
     if let Some(t) = saved {
         fd::restore_termios(stdin, &t);
     }
-    Ok(status)
+    result
 }

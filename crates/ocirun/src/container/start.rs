@@ -49,9 +49,7 @@ impl Runtime {
         if !report.is_empty() {
             st.status = Status::Stopped;
             dir.save(&st)?;
-            let msg = String::from_utf8_lossy(&report).into_owned();
-            let (step, message) = msg.split_once(": ").unwrap_or(("start", &msg));
-            return Err(Error::Init(ChildError::msg(step, message)));
+            return Err(Error::Init(decode_report(&report)));
         }
         st.status = Status::Running;
         dir.save(&st)?;
@@ -60,12 +58,19 @@ impl Runtime {
             for hook in &h.poststart {
                 if let Err(e) = crate::hooks::run(hook, &state) {
                     // The spec: a failing poststart hook is logged, and start still succeeds.
-                    crate::log::warn(&format!("poststart hook {}", e));
+                    log::warn!("poststart hook {e}");
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The init's report of why it could not exec: a JSON [`ChildError`]. Anything else (a
+/// runtime that wrote plain text) becomes the message of a report without errno.
+fn decode_report(report: &[u8]) -> ChildError {
+    serde_json::from_slice(report)
+        .unwrap_or_else(|_| ChildError::msg("start", String::from_utf8_lossy(report).into_owned()))
 }
 
 /// Read the status FIFO until every writer (the init) has closed it.
@@ -83,5 +88,19 @@ fn read_until_eof(f: &mut std::fs::File) -> Result<Vec<u8>> {
             }
             Err(e) => return Err(SysError::io("read", std::path::Path::new("status.fifo"), &e).into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_report;
+    use crate::process::sync::ChildError;
+
+    #[test]
+    fn report_keeps_errno() {
+        let e = ChildError { step: "exec".into(), message: "nope: no such file or directory".into(), errno: Some(2) };
+        let got = decode_report(&serde_json::to_vec(&e).unwrap());
+        assert_eq!((got.step.as_str(), got.errno), ("exec", Some(libc::ENOENT)));
+        assert_eq!(decode_report(b"garbage").errno, None);
     }
 }

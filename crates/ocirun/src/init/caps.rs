@@ -111,10 +111,10 @@ impl CapSets {
         if dropped != 0 {
             for cap in 0..=last {
                 if dropped & (1 << cap) != 0 {
-                    crate::log::debug(&format!(
+                    log::debug!(
                         "ambient capability {} is not in the permitted and inheritable sets: not raised",
                         NAMES[cap as usize]
-                    ));
+                    );
                 }
             }
             sets.ambient &= !dropped;

@@ -213,7 +213,9 @@ fn find_program(arg0: &str, path_var: &str, cwd: &str) -> Result<PathBuf, ChildE
 /// fd before `start`; the wait for `start` and the startContainer hooks then run under it.
 pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     let report = |e: ChildError| -> ! {
-        let _ = fd::write_all(a.status_fifo.as_fd(), e.to_string().as_bytes());
+        // As data (step, message, errno), like a report on the sync socket before `start`.
+        let data = serde_json::to_vec(&e).unwrap_or_else(|_| e.to_string().into_bytes());
+        let _ = fd::write_all(a.status_fifo.as_fd(), &data);
         p::exit_now(1)
     };
     // Block until `ocirun start` writes a byte; EOF means nobody will.

@@ -5,7 +5,7 @@
 
 pub mod idmaps;
 pub mod namespaces;
-pub mod spawn;
+pub(crate) mod spawn;
 pub mod sync;
 
 use crate::error::Result;

@@ -1,7 +1,6 @@
 //! The parent's side of creating the init: clone3 with the namespace plan, user namespace
 //! maps, cgroup placement, hooks on request, until the child is `Ready`.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use super::namespaces::NsPlan;
@@ -154,9 +153,4 @@ pub fn hook_state(spec: &Spec, id: &str, pid: i32, bundle: &Path, status: &str) 
         annotations: spec.annotations.clone(),
     };
     serde_json::to_string(&st).unwrap_or_default()
-}
-
-/// Keep an fd alive (used to hold FIFOs until the init has its own copies).
-pub fn keep(_fd: &OwnedFd) {
-    let _ = _fd.as_fd();
 }

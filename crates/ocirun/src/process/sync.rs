@@ -49,6 +49,19 @@ impl ChildError {
     pub fn msg(step: impl Into<String>, message: impl Into<String>) -> Self {
         ChildError { step: step.into(), message: message.into(), errno: None }
     }
+
+    /// The shell's exit code for a program that could not be run: 127 when it was not found
+    /// (ENOENT), 126 when it could not be executed (EACCES, ENOEXEC, ...); `None` when the
+    /// failure was not the exec of the program.
+    pub fn exec_exit_code(&self) -> Option<i32> {
+        if self.step != "exec" {
+            return None;
+        }
+        match self.errno? {
+            libc::ENOENT | libc::ENOTDIR => Some(127),
+            _ => Some(126),
+        }
+    }
 }
 
 /// A message on the sync socket.

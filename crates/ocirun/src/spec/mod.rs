@@ -2,6 +2,8 @@
 //! default config that `ocirun spec` writes ([`default`]).
 
 pub mod default;
+#[cfg(feature = "oci-spec")]
+mod oci_spec;
 mod types;
 pub mod validate;
 

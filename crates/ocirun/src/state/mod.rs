@@ -63,9 +63,12 @@ pub struct ContainerState {
     pub owner: u32,
     /// The config the container was created from.
     pub config: Spec,
-    /// The cgroup the container lives in, as the cgroup manager records it.
-    #[serde(default)]
-    pub cgroup: Option<serde_json::Value>,
+    /// The cgroup the container lives in (layout and path), recorded before it is created;
+    /// `None` for a rootless container without one. A record that does not decode makes the
+    /// whole state file [`Error::CorruptState`], never a skipped
+    /// cgroup removal.
+    #[serde(default, deserialize_with = "cgroup_record")]
+    pub cgroup: Option<crate::cgroups::Manager>,
     /// Whether the systemd cgroup driver was used.
     #[serde(default)]
     pub systemd_cgroup: bool,
@@ -304,6 +307,13 @@ impl ContainerDir {
     }
 }
 
+/// Decode the `cgroup` field, naming it in the error (serde's own message does not).
+fn cgroup_record<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::cgroups::Manager>, D::Error> {
+    let v = <Option<serde_json::Value> as serde::Deserialize>::deserialize(d)?;
+    v.map(|v| serde_json::from_value(v).map_err(|e| serde::de::Error::custom(format!("the cgroup record: {e}"))))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +363,53 @@ mod tests {
         drop(c);
         assert!(matches!(store.open("c1"), Err(Error::NotFound { .. })));
         assert_eq!(store.list().unwrap(), Vec::<String>::new());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The cgroup record as the previous version wrote it (a `serde_json::Value` of the
+    /// manager) decodes into the typed record; a record that does not decode is an error that
+    /// names the state file.
+    #[test]
+    fn cgroup_record_is_typed() {
+        let dir = std::env::temp_dir().join(format!("ocirun-state-cg-{}", std::process::id()));
+        let store = Store::new(&dir);
+        let mut st = ContainerState {
+            id: "c2".into(),
+            pid: 1,
+            pid_start: 2,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            status: Status::Created,
+            created: time::now_rfc3339(),
+            owner: 0,
+            config: Spec::default(),
+            cgroup: None,
+            systemd_cgroup: false,
+            rdt: None,
+        };
+        let c = store.create("c2", &st).unwrap();
+        let written_before = r#"{"layout": {"controllers": {"blkio": "/sys/fs/cgroup/blkio", "cpu": "/sys/fs/cgroup/cpu", "memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}, "mode": "hybrid", "unified": "/sys/fs/cgroup/unified"}, "path": {"driver": "fs", "path": "/ocirun/t1"}}"#;
+        let mut v = serde_json::to_value(&st).unwrap();
+        v["cgroup"] = serde_json::from_str(written_before).unwrap();
+        fs::write(c.file(STATE_FILE), serde_json::to_vec(&v).unwrap()).unwrap();
+        let m = c.load().unwrap().cgroup.expect("cgroup record");
+        assert_eq!(m.path().as_str(), "/ocirun/t1");
+        assert!(m.dirs().contains(&PathBuf::from("/sys/fs/cgroup/memory/ocirun/t1")), "{:?}", m.dirs());
+        // Saved again, it reads back the same.
+        st.cgroup = Some(m);
+        c.save(&st).unwrap();
+        assert_eq!(c.load().unwrap().cgroup.unwrap().dirs(), st.cgroup.as_ref().unwrap().dirs());
+        v["cgroup"] = serde_json::json!({"layout": "v3", "path": 7});
+        fs::write(c.file(STATE_FILE), serde_json::to_vec(&v).unwrap()).unwrap();
+        match c.load() {
+            Err(e @ Error::CorruptState { .. }) => {
+                assert!(e.to_string().contains(&c.file(STATE_FILE).display().to_string()), "{e}");
+                assert!(e.to_string().contains("cgroup"), "{e}");
+            }
+            other => panic!("expected a corrupt state, got {other:?}"),
+        }
+        c.remove().unwrap();
+        drop(c);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

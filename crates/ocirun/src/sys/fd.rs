@@ -136,12 +136,6 @@ pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
     Ok(())
 }
 
-/// Borrow an fd number that the process inherited (e.g. stdio or preserved fds).
-pub fn borrow_raw(fd: RawFd) -> BorrowedFd<'static> {
-    // SAFETY: callers use this only for fds that stay open for the process's life (0, 1, 2).
-    unsafe { BorrowedFd::borrow_raw(fd) }
-}
-
 /// Write all of `data` to `fd`.
 pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> SysResult<()> {
     while !data.is_empty() {
@@ -273,12 +267,6 @@ pub fn make_raw(fd: BorrowedFd<'_>) -> Option<Termios> {
 pub fn restore_termios(fd: BorrowedFd<'_>, t: &Termios) {
     // SAFETY: valid fd and attributes.
     unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &t.0) };
-}
-
-/// Whether `fd` is a terminal.
-pub fn isatty(fd: BorrowedFd<'_>) -> bool {
-    // SAFETY: plain call.
-    unsafe { libc::isatty(fd.as_raw_fd()) == 1 }
 }
 
 /// `flock(2)` exclusive, blocking.

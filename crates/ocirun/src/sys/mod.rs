@@ -82,12 +82,16 @@ pub fn last_errno() -> i32 {
 /// Result of a wrapped system call.
 pub type SysResult<T> = Result<T, SysError>;
 
-pub mod bpf;
-pub mod caps;
-pub mod fd;
-pub mod fs_stat;
-pub mod mount;
-pub mod net;
-pub mod netlink;
-pub mod process;
+// Private: several calls here (clone3, fork, raw fd borrowing, execve) are only sound in a
+// single-threaded child or under a contract the library keeps; programs using the library
+// get safe operations on `Runtime` instead. Only the seccomp notify helpers are public, for
+// programs that act as a seccomp agent.
+pub(crate) mod bpf;
+pub(crate) mod caps;
+pub(crate) mod fd;
+pub(crate) mod fs_stat;
+pub(crate) mod mount;
+pub(crate) mod net;
+pub(crate) mod netlink;
+pub(crate) mod process;
 pub mod seccomp;

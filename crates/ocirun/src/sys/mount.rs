@@ -2,7 +2,7 @@
 //! (open_tree, move_mount, mount_setattr, fsopen/fsconfig/fsmount), pivot_root, chroot, mknod
 //! and openat2.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -117,8 +117,6 @@ pub fn lchown(path: &Path, uid: u32, gid: u32) -> SysResult<()> {
 
 /// `openat2(2)` flags for resolving inside a root.
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
-/// Refuse magic links.
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
 #[repr(C)]
 struct OpenHow {
@@ -272,11 +270,6 @@ pub fn move_mount_to_fd(from: BorrowedFd<'_>, to_fd: BorrowedFd<'_>) -> SysResul
 /// Path of an fd through procfs, to hand an fd-resolved object to path-based calls.
 pub fn proc_fd_path(fd: BorrowedFd<'_>) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// Convert a borrowed C string (helper for callers building exec arrays).
-pub fn as_ptr(c: &CStr) -> *const libc::c_char {
-    c.as_ptr()
 }
 
 /// (st_dev, st_ino) of the file behind `fd`.

@@ -102,29 +102,6 @@ pub fn waitpid(pid: i32, nohang: bool) -> SysResult<Option<ExitStatus>> {
     }
 }
 
-/// Reap any child without blocking; returns its pid and status.
-pub fn wait_any_nohang() -> SysResult<Option<(i32, ExitStatus)>> {
-    let mut status = 0;
-    // SAFETY: plain syscall with a valid out-pointer.
-    let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-    if r == -1 {
-        let e = super::last_errno();
-        if e == libc::ECHILD {
-            return Ok(None);
-        }
-        return Err(SysError::new("waitpid", e));
-    }
-    if r == 0 {
-        return Ok(None);
-    }
-    let st = if libc::WIFSIGNALED(status) {
-        ExitStatus::Signaled(libc::WTERMSIG(status))
-    } else {
-        ExitStatus::Exited(libc::WEXITSTATUS(status))
-    };
-    Ok(Some((r, st)))
-}
-
 /// Send `sig` to `pid` (`kill(2)`); signal 0 checks existence.
 pub fn kill(pid: i32, sig: i32) -> SysResult<()> {
     // SAFETY: plain syscall.
@@ -161,26 +138,9 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The calling process's pid.
-pub fn getpid() -> i32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::getpid() }
-}
-
-/// The calling process's parent pid.
-pub fn getppid() -> i32 {
-    // SAFETY: always succeeds.
-    unsafe { libc::getppid() }
-}
-
 /// Ask for `sig` when the parent thread dies (`PR_SET_PDEATHSIG`); 0 clears it.
 pub fn set_pdeathsig(sig: i32) -> SysResult<()> {
     prctl("prctl(PR_SET_PDEATHSIG)", libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0)
-}
-
-/// Mark the caller as a child subreaper.
-pub fn set_child_subreaper() -> SysResult<()> {
-    prctl("prctl(PR_SET_CHILD_SUBREAPER)", libc::PR_SET_CHILD_SUBREAPER, 1, 0)
 }
 
 /// Set `PR_SET_NO_NEW_PRIVS`.
@@ -435,55 +395,6 @@ pub fn reset_signal_handlers() {
     }
 }
 
-/// Wait for one of `signals` (which must be blocked) and return its number.
-pub fn sigwait(signals: &[i32]) -> SysResult<i32> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-    }
-    loop {
-        // SAFETY: valid set; null info pointer is allowed.
-        let r = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if r == -1 {
-            if super::last_errno() == libc::EINTR {
-                continue;
-            }
-            return Err(SysError::last("sigwaitinfo"));
-        }
-        return Ok(r);
-    }
-}
-
-/// The fd's raw number, for passing to a child process by convention.
-pub fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
-}
-
-/// Take one pending (blocked) signal among `signals` without waiting.
-pub fn sigpending_one(signals: &[i32]) -> Option<i32> {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        let r = libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
-        if r > 0 {
-            Some(r)
-        } else {
-            None
-        }
-    }
-}
-
 /// Unblock every signal in the calling thread.
 pub fn unblock_all_signals() {
     // SAFETY: sigset_t is plain data initialised by sigemptyset; SIG_SETMASK with an empty set.
@@ -538,4 +449,76 @@ pub fn execveat_fd(
 /// Set whether the process is dumpable (`PR_SET_DUMPABLE`); execve resets it.
 pub fn set_dumpable(on: bool) -> SysResult<()> {
     prctl("prctl(PR_SET_DUMPABLE)", libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0)
+}
+
+/// `P_PIDFD` for `waitid(2)` (Linux 5.4; not in the libc crate).
+const P_PIDFD: libc::idtype_t = 3;
+
+/// Reap the child behind `pidfd` (`waitid(P_PIDFD, WEXITED)`, retrying on EINTR). With
+/// `nohang`, `Ok(None)` while it runs. ECHILD means someone else reaped it (or SIGCHLD is
+/// ignored, so the kernel did).
+pub fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> SysResult<Option<ExitStatus>> {
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed means "no child changed state" for WNOHANG.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+        // SAFETY: valid fd and out-pointer.
+        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        if r == -1 {
+            let e = super::last_errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(SysError::new("waitid(P_PIDFD)", e));
+        }
+        // SAFETY: the kernel filled `info` for a child that exited (si_pid 0 means none did).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(match info.si_code {
+            libc::CLD_EXITED => ExitStatus::Exited(status),
+            _ => ExitStatus::Signaled(status),
+        }));
+    }
+}
+
+/// A non-blocking, close-on-exec signalfd for `signals`, which the calling thread must have
+/// blocked ([`block_signals`]); it reads signals pending for this thread or the process.
+pub fn signalfd(signals: &[i32]) -> SysResult<OwnedFd> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to an initialised set.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+    }
+    // SAFETY: valid set; -1 asks for a new fd, which we then own.
+    let r = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if r < 0 {
+        return Err(SysError::last("signalfd"));
+    }
+    // SAFETY: r is a fresh fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Take one signal from a [`signalfd`]; `Ok(None)` when none is pending.
+pub fn signalfd_read(sfd: BorrowedFd<'_>) -> SysResult<Option<i32>> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        // SAFETY: valid fd and a buffer of exactly one signalfd_siginfo.
+        let r = unsafe { libc::read(sfd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        if r == -1 {
+            match super::last_errno() {
+                libc::EINTR => continue,
+                libc::EAGAIN => return Ok(None),
+                e => return Err(SysError::new("read(signalfd)", e)),
+            }
+        }
+        return Ok((r as usize == size).then_some(info.ssi_signo as i32));
+    }
 }
