@@ -239,7 +239,7 @@ impl Runtime {
                 let f = crate::seccomp::compile_cached(profile, &self.store.root().join("seccomp-cache"))?;
                 warnings.extend(f.warnings.iter().cloned());
                 for s in &f.skipped {
-                    crate::log::debug(s);
+                    log::debug!("{s}");
                 }
                 Some(f)
             }
