@@ -118,3 +118,48 @@ fn user_namespace_with_id_mappings() {
     assert_eq!(map, ["0", "100000", "65536"]);
     assert_eq!(r["uid"], 0);
 }
+
+fn without_mount_namespace(t: &mut Test) {
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "mount");
+}
+
+#[test]
+fn without_a_mount_namespace_the_container_is_chrooted() {
+    let Some(mut t) = Test::new() else { return };
+    without_mount_namespace(&mut t);
+    t.config["root"]["readonly"] = json!(false);
+    // Without a mount namespace every mount lands on the host, as with crun: keep only /proc
+    // and take it away when the test ends.
+    t.config["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+    t.config["linux"]["maskedPaths"] = json!([]);
+    t.config["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+    let rootfs = t.rootfs.clone();
+    t.on_cleanup(move || {
+        // Each run stacked its own /proc: detach until nothing is left.
+        for _ in 0..10 {
+            if itest::cleanup::mounts_under(&rootfs).is_empty() {
+                break;
+            }
+            itest::cleanup::unmount_all_under(&rootfs);
+        }
+    });
+    let r = t.report();
+    assert_eq!(r["namespaces"]["mnt"], host_ns("mnt"));
+    // The reporter ran from the rootfs, and sees it as its root.
+    assert_eq!(r["cwd"], "/");
+    let st = t.run_reporter(&["stat", "/bin/busybox"]);
+    assert_eq!(st.json()["type"], "file", "{st}");
+    let out = t.run_reporter(&["open-write", "/proc/sys/kernel/domainname"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+}
+
+#[test]
+fn without_a_mount_namespace_a_read_only_root_is_refused() {
+    let Some(mut t) = Test::new() else { return };
+    without_mount_namespace(&mut t);
+    t.config["root"]["readonly"] = json!(true);
+    t.config["mounts"] = json!([]);
+    let out = t.run();
+    out.expect_failure();
+    assert!(out.stderr.contains("root.readonly") && out.stderr.contains("mount namespace"), "{out}");
+}

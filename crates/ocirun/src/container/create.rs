@@ -89,6 +89,15 @@ pub(crate) fn load_bundle(opts: &CreateOptions) -> Result<(Spec, PathBuf, PathBu
 
 fn check_rootfs(rootfs: &Path) -> Result<()> {
     let field = "root.path";
+    // The host's own `/` is never a container's root, whether it is named through a symlink
+    // or through `..`.
+    if std::fs::canonicalize(rootfs).is_ok_and(|p| p == Path::new("/")) {
+        return Err(crate::error::SpecError::new(
+            field,
+            format!("rootfs `{}` resolves to the host's root directory `/`", rootfs.display()),
+        )
+        .into());
+    }
     match std::fs::symlink_metadata(rootfs) {
         Err(_) => Err(crate::error::SpecError::new(
             field,

@@ -73,8 +73,16 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     let root = open_rootfs(&a.rootfs)?;
     mount_all(a, &root)?;
     make_devices(a, &root)?;
+    // A missing cwd is made now, while the root may still be written: a read-only root or
+    // readonlyPaths would refuse it later. Failing here is not fatal: chdir_cwd reports it.
+    let _ = mounts::open_in_root(root.as_fd(), Path::new(&process.cwd), true);
     let state_json = hooks_before_pivot(a)?;
-    rootfs::pivot(root.as_fd(), a.no_pivot || !a.mountns)?;
+    let enter = match (a.mountns, a.no_pivot) {
+        (false, _) => rootfs::Enter::Chroot,
+        (true, true) => rootfs::Enter::MoveChroot,
+        (true, false) => rootfs::Enter::PivotRoot,
+    };
+    rootfs::pivot(root.as_fd(), enter)?;
     if let Some(shared) = prop.filter(|p| a.mountns && p & libc::MS_SHARED != 0) {
         rootfs::set_root_propagation(shared)?;
     }
