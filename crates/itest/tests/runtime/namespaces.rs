@@ -163,3 +163,27 @@ fn without_a_mount_namespace_a_read_only_root_is_refused() {
     out.expect_failure();
     assert!(out.stderr.contains("root.readonly") && out.stderr.contains("mount namespace"), "{out}");
 }
+
+#[test]
+fn cgroup_namespace_joined_from_a_running_container() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "cgroup");
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    let pid = t.state()["pid"].as_i64().unwrap();
+    let first = std::fs::read_link(format!("/proc/{pid}/ns/cgroup")).unwrap().display().to_string();
+    let second = t.other_id("b");
+    let mut cfg = t.config.clone();
+    let nss = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "cgroup");
+    nss.push(json!({"type": "cgroup", "path": format!("/proc/{pid}/ns/cgroup")}));
+    cfg["process"]["args"] = json!([itest::fixture::REPORTER, "report"]);
+    let saved = std::mem::replace(&mut t.config, cfg);
+    t.write_config();
+    let out = t.rt(&["run", "--bundle", &t.bundle_str(), &second]);
+    t.config = saved;
+    out.expect_ok();
+    assert_eq!(out.json()["namespaces"]["cgroup"], first);
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+}
