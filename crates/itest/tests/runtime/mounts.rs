@@ -50,7 +50,13 @@ fn rootfs_propagation_values_show_in_mountinfo() {
         let f: Vec<&str> = l.split(' ').collect();
         f.get(4) == Some(&"/") && f.iter().skip(6).take_while(|x| **x != "-").any(|x| x.starts_with("shared:"))
     });
-    for (prop, want) in [("private", None), ("shared", Some("shared:")), ("slave", Some("master:"))] {
+    for (prop, want) in [
+        ("private", None),
+        ("shared", Some("shared:")),
+        ("slave", Some("master:")),
+        ("unbindable", Some("unbindable")),
+        ("runbindable", Some("unbindable")),
+    ] {
         t.config["linux"]["rootfsPropagation"] = json!(prop);
         let r = t.report();
         let (_, optional) = opts_and_optional(&mountinfo_line(&r, "/"));

@@ -28,6 +28,9 @@ pub struct ExecPlan {
     pub program_fd: Option<std::os::fd::OwnedFd>,
 }
 
+/// rootfsPropagation modes that can only be given to the root once it is in place.
+const AFTER_PIVOT: u64 = libc::MS_SHARED | libc::MS_UNBINDABLE;
+
 fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
     move |e| ChildError::sys(step, e)
 }
@@ -61,10 +64,11 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     request_net_devices(a)?;
     let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
     if a.mountns {
-        // A shared root would send the set-up mounts to the host and make pivot_root fail:
-        // set up under rslave, and share the new root once it is in place.
+        // A shared root would send the set-up mounts to the host and make pivot_root fail,
+        // and an unbindable one cannot be bound onto itself: set up under rslave, and give
+        // the new root its propagation once it is in place.
         let setup_prop = match prop {
-            Some(p) if p & libc::MS_SHARED == 0 => p,
+            Some(p) if p & AFTER_PIVOT == 0 => p,
             _ => libc::MS_SLAVE | libc::MS_REC,
         };
         rootfs::set_root_propagation(setup_prop)?;
@@ -83,9 +87,6 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         (true, false) => rootfs::Enter::PivotRoot,
     };
     rootfs::pivot(root.as_fd(), enter)?;
-    if let Some(shared) = prop.filter(|p| a.mountns && p & libc::MS_SHARED != 0) {
-        rootfs::set_root_propagation(shared)?;
-    }
     let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
     if let Some(l) = &spec.linux {
         // Sysctls first: readonlyPaths usually contains /proc/sys.
@@ -101,6 +102,10 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     loopback_up(a)?;
     if process.terminal {
         setup_terminal(a, newroot.as_fd())?;
+    }
+    // After the last bind mount: nothing can be bound from an unbindable tree.
+    if let Some(late) = prop.filter(|p| a.mountns && p & AFTER_PIVOT != 0) {
+        rootfs::set_root_propagation(late)?;
     }
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::readonly_root()?;
