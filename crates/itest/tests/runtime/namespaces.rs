@@ -187,3 +187,19 @@ fn cgroup_namespace_joined_from_a_running_container() {
     assert_eq!(out.json()["namespaces"]["cgroup"], first);
     t.rt(&["delete", "-f", &t.id]).expect_ok();
 }
+
+#[test]
+fn user_namespace_without_mappings_maps_root_to_the_caller() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    // As with crun: no mappings map the container's 0 to the caller's own uid and gid.
+    let r = t.report();
+    assert_ne!(r["namespaces"]["user"], host_ns("user"));
+    let own_uid = std::fs::metadata("/proc/self").unwrap().uid().to_string();
+    let own_gid = std::fs::metadata("/proc/self").unwrap().gid().to_string();
+    let map: Vec<&str> = r["uid_map"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", own_uid.as_str(), "1"]);
+    let map: Vec<&str> = r["gid_map"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", own_gid.as_str(), "1"]);
+    assert_eq!((r["uid"].as_i64(), r["gid"].as_i64()), (Some(0), Some(0)));
+}
