@@ -260,3 +260,23 @@ fn nothing_is_left_in_the_host_mount_table_after_delete() {
     }
     assert!(added.is_empty(), "mounts left on the host: {added:?}");
 }
+
+#[test]
+fn destinations_through_dangling_symlinks_are_made_inside_the_rootfs() {
+    let Some(mut t) = Test::new() else { return };
+    // An image's /etc/localtime often points at a zone file it does not ship.
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Rome", t.rootfs.join("etc/localtime")).unwrap();
+    std::os::unix::fs::symlink("foo/bar", t.rootfs.join("etc/relative")).unwrap();
+    let src = t.dir.join("zone");
+    std::fs::write(&src, "zone-data").unwrap();
+    for dest in ["/etc/localtime", "/etc/relative"] {
+        push_mount(&mut t, json!({"destination": dest, "type": "bind", "source": src, "options": ["bind", "ro"]}));
+    }
+    let r = t.report();
+    mountinfo_line(&r, "/usr/share/zoneinfo/Europe/Rome");
+    mountinfo_line(&r, "/etc/foo/bar");
+    let out = t.run_reporter(&["cat", "/etc/localtime"]);
+    assert_eq!(out.stdout, "zone-data", "{out}");
+    assert!(t.rootfs.join("usr/share/zoneinfo/Europe/Rome").is_file(), "the target was not made in the rootfs");
+    assert!(!Path::new("/etc/foo/bar").exists(), "a destination was made on the host");
+}

@@ -155,6 +155,13 @@ fn err(step: String) -> impl FnOnce(SysError) -> ChildError {
 /// Open (creating if needed) `path` inside the root `root`, never leaving it. With `dir`,
 /// missing components are created as directories; otherwise the last one as an empty file.
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<OwnedFd, SysError> {
+    open_in_root_depth(root, path, dir, 0)
+}
+
+/// How many dangling symlinks a destination may go through (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+fn open_in_root_depth(root: BorrowedFd<'_>, path: &Path, dir: bool, links: usize) -> Result<OwnedFd, SysError> {
     let rel = clean(path);
     match m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
         Ok(fd) => return Ok(fd),
@@ -162,7 +169,7 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<Owne
         Err(_) => {}
     }
     let parent = match rel.parent() {
-        Some(p) if !p.as_os_str().is_empty() => open_in_root(root, p, true)?,
+        Some(p) if !p.as_os_str().is_empty() => open_in_root_depth(root, p, true, links)?,
         _ => m::openat2(root, Path::new("."), libc::O_PATH, 0, m::RESOLVE_IN_ROOT)?,
     };
     let name = rel.file_name().map(Path::new).ok_or_else(|| SysError::new("mkdir", libc::EINVAL).at(path))?;
@@ -186,7 +193,18 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<Owne
         Err(e) if e.errno == libc::EEXIST => {}
         Err(e) => return Err(e.at(path)),
     }
-    m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT).map_err(|e| e.at(path))
+    match m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
+        // The name is a dangling symlink (an image's /etc/localtime to a zone it does not
+        // ship): make what it points at, resolved inside the root as the kernel would.
+        Err(e) if e.errno == libc::ENOENT && links < MAX_LINKS => {
+            let Ok(link) = std::fs::read_link(m::proc_fd_path(parent_dir.as_fd()).join(name)) else {
+                return Err(e.at(path));
+            };
+            let next = if link.is_absolute() { link } else { rel.parent().unwrap_or(Path::new("")).join(link) };
+            open_in_root_depth(root, &next, dir, links + 1)
+        }
+        r => r.map_err(|e| e.at(path)),
+    }
 }
 
 /// `path` as a relative path without `.`; `..` is kept (RESOLVE_IN_ROOT clamps it at the root).
