@@ -280,3 +280,47 @@ fn destinations_through_dangling_symlinks_are_made_inside_the_rootfs() {
     assert!(t.rootfs.join("usr/share/zoneinfo/Europe/Rome").is_file(), "the target was not made in the rootfs");
     assert!(!Path::new("/etc/foo/bar").exists(), "a destination was made on the host");
 }
+
+#[test]
+fn tmpfs_mode_is_the_option_or_the_covered_directory() {
+    let Some(mut t) = Test::new() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(t.rootfs.join("covered")).unwrap();
+    std::fs::set_permissions(t.rootfs.join("covered"), std::fs::Permissions::from_mode(0o712)).unwrap();
+    push_mount(&mut t, json!({"destination": "/covered", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}));
+    push_mount(&mut t, json!({"destination": "/given", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1705"]}));
+    for (path, mode) in [("/covered", 0o712), ("/given", 0o1705)] {
+        let st = stat_of(&mut t, path);
+        assert_eq!(st["mode"].as_u64().map(|m| m & 0o7777), Some(mode), "{path}: {st}");
+    }
+}
+
+#[test]
+fn tmpcopyup_tmpfs_on_the_root() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    let root = json!({"destination": "/", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]});
+    t.config["mounts"].as_array_mut().unwrap().insert(0, root);
+    let r = t.report();
+    let line = mountinfo_line(&r, "/");
+    assert!(line.contains(" - tmpfs "), "/ is not the tmpfs: {line}");
+    // The reporter ran from the copy, and writes land in the tmpfs, not in the image.
+    let out = t.run_reporter(&["write", "/newfile", "x"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+    assert!(!t.rootfs.join("newfile").exists());
+}
+
+#[test]
+fn dev_null_mounted_in_a_user_namespace_keeps_its_flags() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    let null = json!({"destination": "/dev/null", "type": "bind", "source": "/dev/null", "options": ["bind", "nosuid", "noexec"]});
+    push_mount(&mut t, null);
+    let r = t.report();
+    let (opts, _) = opts_and_optional(&mountinfo_line(&r, "/dev/null"));
+    assert!(opts.contains(&"nosuid".to_string()) && opts.contains(&"noexec".to_string()), "{opts:?}");
+    let out = t.run_reporter(&["write", "/dev/null", "x"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+}

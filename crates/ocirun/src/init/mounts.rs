@@ -274,6 +274,18 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         None
     };
     let mut data = o.data.join(",");
+    if typ == "tmpfs" && !o.data.iter().any(|d| d.starts_with("mode=")) && o.flags & libc::MS_REMOUNT == 0 {
+        // Without mode= a tmpfs keeps the mode of the directory it covers (as runc does, and
+        // crun's suite expects), not tmpfs's own 1777.
+        if let Ok(mode) = m::fstat_mode(target.as_fd()) {
+            if mode & libc::S_IFMT == libc::S_IFDIR {
+                if !data.is_empty() {
+                    data.push(',');
+                }
+                data.push_str(&format!("mode={:o}", mode & 0o7777));
+            }
+        }
+    }
     if let (Some(label), true) = (ctx.mount_label, label_applies(typ)) {
         if !data.is_empty() {
             data.push(',');

@@ -74,8 +74,7 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         rootfs::set_root_propagation(setup_prop)?;
         rootfs::bind_self(&a.rootfs)?;
     }
-    let root = open_rootfs(&a.rootfs)?;
-    mount_all(a, &root)?;
+    let root = mount_all(a, open_rootfs(&a.rootfs)?)?;
     make_devices(a, &root)?;
     // A missing cwd is made now, while the root may still be written: a read-only root or
     // readonlyPaths would refuse it later. Failing here is not fatal: chdir_cwd reports it.
@@ -199,26 +198,34 @@ fn open_rootfs(rootfs: &Path) -> Result<OwnedFd, ChildError> {
     m::openat(None, rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| ChildError::sys("open rootfs", e))
 }
 
-fn mount_all(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
+/// Apply `mounts` in order and return the root they leave: a mount on `/` itself (a tmpcopyup
+/// tmpfs, a bind) becomes the root that later mounts, the devices and pivot_root work in.
+fn mount_all(a: &InitArgs, mut root: OwnedFd) -> Result<OwnedFd, ChildError> {
     let label = a.spec.linux.as_ref().and_then(|l| l.mount_label.as_deref());
-    let ctx = mounts::MountCtx {
-        root: root.as_fd(),
-        bundle: &a.bundle,
-        userns: a.userns,
-        cgroup_dirs: &a.cgroup_dirs,
-        mount_label: label,
-    };
     for (i, mnt) in a.spec.mounts.iter().enumerate() {
+        let ctx = mounts::MountCtx {
+            root: root.as_fd(),
+            bundle: &a.bundle,
+            userns: a.userns,
+            cgroup_dirs: &a.cgroup_dirs,
+            mount_label: label,
+        };
         mounts::mount_one(&ctx, i, mnt)?;
+        if mnt.destination.trim_matches('/').is_empty() {
+            root = open_rootfs(&a.rootfs)?;
+        }
     }
-    Ok(())
+    Ok(root)
 }
 
 fn make_devices(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
     let dev_bound =
         a.spec.mounts.iter().any(|mt| mt.destination.trim_end_matches('/') == "/dev" && mounts::is_bind(mt));
     if !dev_bound {
-        for d in devices::default_devices() {
+        // A default device the config mounts itself (a /dev/null bind with its own flags) is
+        // left to that mount: bound over it, ours would hide it.
+        let mounted = |path: &str| a.spec.mounts.iter().any(|mt| Path::new(&mt.destination) == Path::new(path));
+        for d in devices::default_devices().into_iter().filter(|d| !mounted(&d.path)) {
             devices::create(root.as_fd(), &d, a.userns)?;
         }
         devices::symlinks(root.as_fd())?;
