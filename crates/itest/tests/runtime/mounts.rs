@@ -324,3 +324,32 @@ fn dev_null_mounted_in_a_user_namespace_keeps_its_flags() {
     let out = t.run_reporter(&["write", "/dev/null", "x"]);
     assert_eq!(out.json()["ok"], true, "{out}");
 }
+
+#[test]
+fn bind_sources_behind_a_private_host_directory_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The container's root (host uid 100000) cannot search the 0700 directory above the
+    // sources; the runtime (host root) can, and crun and runc mount them.
+    use std::os::unix::fs::PermissionsExt;
+    let private = t.dir.join("private");
+    std::fs::create_dir_all(private.join("dir")).unwrap();
+    std::fs::write(private.join("dir/content"), "behind-0700").unwrap();
+    std::os::unix::fs::symlink(private.join("dir"), private.join("link")).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for (dest, src) in [("/direct", "dir"), ("/through-link", "link")] {
+        // The image (owned by host root) already has the mount points.
+        std::fs::create_dir(t.rootfs.join(&dest[1..])).unwrap();
+        let src = private.join(src);
+        push_mount(&mut t, json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+    }
+    for dest in ["/direct", "/through-link"] {
+        let out = t.run_reporter(&["cat", &format!("{dest}/content")]);
+        assert_eq!(out.stdout, "behind-0700", "{out}");
+    }
+    let r = t.report();
+    let (opts, _) = opts_and_optional(&mountinfo_line(&r, "/direct"));
+    assert!(opts.contains(&"ro".to_string()), "{opts:?}");
+}

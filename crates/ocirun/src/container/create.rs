@@ -280,6 +280,7 @@ impl Runtime {
             seccomp_listener,
             seccomp,
             own_binary: crate::init::selfexec::own_binary(),
+            bind_sources: crate::init::mounts::open_bind_sources(&st.config, &st.bundle, plan.new_userns),
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };

@@ -228,6 +228,27 @@ pub fn is_bind(mnt: &Mount) -> bool {
     mnt.typ.as_deref() == Some("bind") || mnt.options.iter().any(|o| o == "bind" || o == "rbind")
 }
 
+/// Clone every bind mount source into a detached mount tree (open_tree) with the runtime's own
+/// credentials, for an init that will be root of a new user namespace: there it may not search
+/// the directories above a source (a 0700 host directory), while attaching a tree it was
+/// handed needs no such access. Idmapped binds are left to the init (the idmapping must be set
+/// from inside), as is a source that cannot be opened here: the init's error names the mount.
+pub fn open_bind_sources(spec: &crate::spec::Spec, bundle: &Path, new_userns: bool) -> Vec<Option<OwnedFd>> {
+    if !new_userns {
+        return Vec::new();
+    }
+    let open = |mnt: &Mount| {
+        let o = parse_options(&mnt.options);
+        if !is_bind(mnt) || o.idmap.is_some() {
+            return None;
+        }
+        let src = Path::new(mnt.source.as_deref()?);
+        let path = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
+        m::open_tree_clone(None, &path, o.flags & libc::MS_REC != 0).ok()
+    };
+    spec.mounts.iter().map(open).collect()
+}
+
 /// Context for mounting.
 pub struct MountCtx<'a> {
     /// The rootfs (a directory fd).
@@ -240,6 +261,8 @@ pub struct MountCtx<'a> {
     pub cgroup_dirs: &'a [PathBuf],
     /// SELinux mount label, appended as `context=` to filesystems that take it.
     pub mount_label: Option<&'a str>,
+    /// Bind sources the runtime opened ([`open_bind_sources`]), by mount index.
+    pub bind_sources: &'a [Option<OwnedFd>],
 }
 
 /// Apply one mount.
@@ -253,17 +276,21 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         return super::cgroupfs::mount(ctx, dest, typ, &o).map_err(err(step));
     }
     let source = mnt.source.as_deref().unwrap_or(typ);
-    let source_path = if bind {
-        let p = Path::new(source);
-        Some(if p.is_absolute() { p.to_path_buf() } else { ctx.bundle.join(p) })
-    } else {
-        None
+    let opened = ctx.bind_sources.get(idx).and_then(Option::as_ref);
+    let source_path = match (bind, opened) {
+        (true, Some(_)) => None,
+        (true, None) => {
+            let p = Path::new(source);
+            Some(if p.is_absolute() { p.to_path_buf() } else { ctx.bundle.join(p) })
+        }
+        (false, _) => None,
     };
-    let is_dir = match &source_path {
-        Some(p) => std::fs::metadata(p)
+    let is_dir = match (&source_path, opened) {
+        (_, Some(fd)) => m::fstat_mode(fd.as_fd()).map_err(err(step.clone()))? & libc::S_IFMT == libc::S_IFDIR,
+        (Some(p), None) => std::fs::metadata(p)
             .map(|md| md.is_dir())
             .map_err(|e| ChildError::sys(step.clone(), SysError::io("stat", p, &e)))?,
-        None => true,
+        (None, None) => true,
     };
     let target = open_in_root(ctx.root, dest, is_dir).map_err(err(step.clone()))?;
     let tpath = m::proc_fd_path(target.as_fd());
@@ -295,10 +322,13 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
     let data_opt = if data.is_empty() { None } else { Some(data.as_str()) };
     if bind {
         let src = source_path.as_deref().unwrap_or(Path::new(source));
-        match o.idmap {
-            Some(recursive) => super::idmap::bind(src, target.as_fd(), mnt, recursive || o.flags & libc::MS_REC != 0)
-                .map_err(err(format!("{step}: idmap")))?,
-            None => m::mount(src.to_str(), &tpath, None, o.flags & (libc::MS_BIND | libc::MS_REC), None)
+        match (o.idmap, opened) {
+            (None, Some(tree)) => m::move_mount_to_fd(tree.as_fd(), target.as_fd()).map_err(err(step.clone()))?,
+            (Some(recursive), _) => {
+                super::idmap::bind(src, target.as_fd(), mnt, recursive || o.flags & libc::MS_REC != 0)
+                    .map_err(err(format!("{step}: idmap")))?
+            }
+            (None, None) => m::mount(src.to_str(), &tpath, None, o.flags & (libc::MS_BIND | libc::MS_REC), None)
                 .map_err(err(step.clone()))?,
         }
         // Flags other than bind/rec need a remount of the bind mount, keeping the flags the

@@ -209,6 +209,7 @@ fn mount_all(a: &InitArgs, mut root: OwnedFd) -> Result<OwnedFd, ChildError> {
             userns: a.userns,
             cgroup_dirs: &a.cgroup_dirs,
             mount_label: label,
+            bind_sources: &a.bind_sources,
         };
         mounts::mount_one(&ctx, i, mnt)?;
         if mnt.destination.trim_matches('/').is_empty() {
