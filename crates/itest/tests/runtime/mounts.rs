@@ -353,3 +353,30 @@ fn bind_sources_behind_a_private_host_directory_in_a_user_namespace() {
     let (opts, _) = opts_and_optional(&mountinfo_line(&r, "/direct"));
     assert!(opts.contains(&"ro".to_string()), "{opts:?}");
 }
+
+#[test]
+fn idmapped_bind_mounts_with_their_own_mappings_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    std::fs::create_dir(t.rootfs.join("foo")).unwrap();
+    let src = t.dir.join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    chown(src.join("f"), Some(0), Some(0)).unwrap();
+    // Host 0 on disk shows as host 100000 + n on the mount, i.e. as n in the container.
+    for (offset, want) in [(0, 0), (1, 1)] {
+        for opt in ["idmap", "ridmap"] {
+            let maps = json!([{"containerID": 0, "hostID": 100000 + offset, "size": 10}]);
+            t.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/foo");
+            push_mount(
+                &mut t,
+                json!({"destination": "/foo", "type": "bind", "source": src, "options": ["bind", "ro", opt],
+                       "uidMappings": maps, "gidMappings": maps}),
+            );
+            let st = stat_of(&mut t, "/foo/f");
+            assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(want), json!(want)), "{opt} +{offset}: {st}");
+        }
+    }
+}

@@ -231,20 +231,27 @@ pub fn is_bind(mnt: &Mount) -> bool {
 /// Clone every bind mount source into a detached mount tree (open_tree) with the runtime's own
 /// credentials, for an init that will be root of a new user namespace: there it may not search
 /// the directories above a source (a 0700 host directory), while attaching a tree it was
-/// handed needs no such access. Idmapped binds are left to the init (the idmapping must be set
-/// from inside), as is a source that cannot be opened here: the init's error names the mount.
+/// handed needs no such access. An idmapped bind with its own mappings is idmapped here too
+/// ([`super::idmap::prepared_bind`]); one that takes the container's user namespace, which does
+/// not exist yet, is left to the init, as is a source that cannot be opened here: the init's
+/// error names the mount.
 pub fn open_bind_sources(spec: &crate::spec::Spec, bundle: &Path, new_userns: bool) -> Vec<Option<OwnedFd>> {
     if !new_userns {
         return Vec::new();
     }
     let open = |mnt: &Mount| {
         let o = parse_options(&mnt.options);
-        if !is_bind(mnt) || o.idmap.is_some() {
+        if !is_bind(mnt) {
             return None;
         }
         let src = Path::new(mnt.source.as_deref()?);
         let path = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
-        m::open_tree_clone(None, &path, o.flags & libc::MS_REC != 0).ok()
+        let recursive = o.flags & libc::MS_REC != 0;
+        match o.idmap {
+            None => m::open_tree_clone(None, &path, recursive).ok(),
+            Some(_) if mnt.uid_mappings.is_empty() && mnt.gid_mappings.is_empty() => None,
+            Some(r) => super::idmap::prepared_bind(&path, mnt, r || recursive).ok(),
+        }
     };
     spec.mounts.iter().map(open).collect()
 }
@@ -323,8 +330,8 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
     if bind {
         let src = source_path.as_deref().unwrap_or(Path::new(source));
         match (o.idmap, opened) {
-            (None, Some(tree)) => m::move_mount_to_fd(tree.as_fd(), target.as_fd()).map_err(err(step.clone()))?,
-            (Some(recursive), _) => {
+            (_, Some(tree)) => m::move_mount_to_fd(tree.as_fd(), target.as_fd()).map_err(err(step.clone()))?,
+            (Some(recursive), None) => {
                 super::idmap::bind(src, target.as_fd(), mnt, recursive || o.flags & libc::MS_REC != 0)
                     .map_err(err(format!("{step}: idmap")))?
             }
