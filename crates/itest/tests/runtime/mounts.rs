@@ -380,3 +380,18 @@ fn idmapped_bind_mounts_with_their_own_mappings_in_a_user_namespace() {
         }
     }
 }
+
+#[test]
+fn a_bind_mount_on_the_root_becomes_the_root() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    // Another tree, holding the reporter and a marker the image lacks.
+    let other = t.dir.join("other");
+    std::fs::create_dir_all(other.join("bin")).unwrap();
+    std::fs::copy(t.rootfs.join(&itest::REPORTER[1..]), other.join(&itest::REPORTER[1..])).unwrap();
+    std::fs::write(other.join("marker"), "other-root").unwrap();
+    let root = json!({"destination": "/", "type": "bind", "source": other, "options": ["bind"]});
+    t.config["mounts"].as_array_mut().unwrap().insert(0, root);
+    let out = t.run_reporter(&["cat", "/marker"]);
+    assert_eq!(out.stdout, "other-root", "{out}");
+}
