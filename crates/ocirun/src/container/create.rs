@@ -91,7 +91,9 @@ fn check_rootfs(rootfs: &Path) -> Result<()> {
     let field = "root.path";
     // The host's own `/` is never a container's root, whether it is named through a symlink
     // or through `..`.
-    if std::fs::canonicalize(rootfs).is_ok_and(|p| p == Path::new("/")) {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    if id(rootfs).is_some() && id(rootfs) == id(Path::new("/")) {
         return Err(crate::error::SpecError::new(
             field,
             format!("rootfs `{}` resolves to the host's root directory `/`", rootfs.display()),
