@@ -395,3 +395,45 @@ fn a_bind_mount_on_the_root_becomes_the_root() {
     let out = t.run_reporter(&["cat", "/marker"]);
     assert_eq!(out.stdout, "other-root", "{out}");
 }
+
+#[test]
+fn rootfs_propagation_under_a_shared_host_mount() {
+    let Some(mut t) = Test::new() else { return };
+    // On most hosts (systemd) the rootfs sits under a shared mount; make it so here, on the
+    // rootfs itself, so a slave root has a master to show and leaks would reach the host.
+    let rootfs = t.rootfs.clone();
+    let ok = Command::new("mount").arg("--bind").arg(&rootfs).arg(&rootfs).status().is_ok_and(|s| s.success())
+        && Command::new("mount").arg("--make-shared").arg(&rootfs).status().is_ok_and(|s| s.success());
+    let cleanup_root = rootfs.clone();
+    t.on_cleanup(move || {
+        for _ in 0..10 {
+            if itest::cleanup::mounts_under(&cleanup_root).is_empty() {
+                break;
+            }
+            itest::cleanup::unmount_all_under(&cleanup_root);
+        }
+    });
+    assert!(ok, "make {} a shared mount", rootfs.display());
+    for (prop, want, unwanted) in [
+        ("private", None, Some("master:")),
+        ("rprivate", None, Some("master:")),
+        ("slave", Some("master:"), Some("shared:")),
+        ("rslave", Some("master:"), Some("shared:")),
+        ("shared", Some("shared:"), None),
+        ("unbindable", Some("unbindable"), Some("shared:")),
+    ] {
+        t.config["linux"]["rootfsPropagation"] = json!(prop);
+        let r = t.report();
+        let (_, optional) = opts_and_optional(&mountinfo_line(&r, "/"));
+        if let Some(w) = want {
+            assert!(optional.iter().any(|o| o.starts_with(w)), "{prop}: / has {optional:?}, want {w}");
+        } else {
+            assert!(optional.is_empty(), "{prop}: / has {optional:?}");
+        }
+        if let Some(u) = unwanted {
+            assert!(!optional.iter().any(|o| o.starts_with(u)), "{prop}: / has {optional:?}");
+        }
+        let on_host = itest::cleanup::mounts_under(&rootfs);
+        assert_eq!(on_host, [rootfs.clone()], "{prop}: the container's mounts reached the host");
+    }
+}

@@ -67,8 +67,10 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
         // A shared root would send the set-up mounts to the host and make pivot_root fail,
         // and an unbindable one cannot be bound onto itself: set up under rslave, and give
         // the new root its propagation once it is in place.
+        // Recursively: a rootfs under a shared host mount must not stay a peer of it, or
+        // every set-up mount would appear on the host and pivot_root would refuse it.
         let setup_prop = match prop {
-            Some(p) if p & AFTER_PIVOT == 0 => p,
+            Some(p) if p & AFTER_PIVOT == 0 => p | libc::MS_REC,
             _ => libc::MS_SLAVE | libc::MS_REC,
         };
         rootfs::set_root_propagation(setup_prop)?;
