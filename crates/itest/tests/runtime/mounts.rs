@@ -434,6 +434,6 @@ fn rootfs_propagation_under_a_shared_host_mount() {
             assert!(!optional.iter().any(|o| o.starts_with(u)), "{prop}: / has {optional:?}");
         }
         let on_host = itest::cleanup::mounts_under(&rootfs);
-        assert_eq!(on_host, [rootfs.clone()], "{prop}: the container's mounts reached the host");
+        assert_eq!(on_host, std::slice::from_ref(&rootfs), "{prop}: the container's mounts reached the host");
     }
 }
