@@ -437,3 +437,20 @@ fn rootfs_propagation_under_a_shared_host_mount() {
         assert_eq!(on_host, std::slice::from_ref(&rootfs), "{prop}: the container's mounts reached the host");
     }
 }
+
+#[test]
+fn idmapped_bind_mounts_without_mappings_take_the_containers_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    std::fs::create_dir(t.rootfs.join("foo")).unwrap();
+    let src = t.dir.join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    chown(src.join("f"), Some(7), Some(8)).unwrap();
+    // Host 7 on disk maps through the container's own mapping: it shows as 7 inside.
+    push_mount(&mut t, json!({"destination": "/foo", "type": "bind", "source": src, "options": ["bind", "idmap"]}));
+    let st = stat_of(&mut t, "/foo/f");
+    assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(7), json!(8)), "{st}");
+}

@@ -49,9 +49,22 @@ pub fn new_fs(
 /// the runtime before the init enters a new user namespace: from inside it, the init could
 /// neither write a map of host ids nor idmap a mount of the host's namespace. The init only
 /// attaches it.
-pub fn prepared_bind(source: &Path, mnt: &Mount, recursive: bool) -> Result<OwnedFd, SysError> {
+/// `uids`/`gids` are the mount's own mappings or, without them, the container's (the same
+/// idmapping as its user namespace, which does not exist yet).
+pub fn prepared_bind(
+    source: &Path,
+    uids: &[IdMapping],
+    gids: &[IdMapping],
+    recursive: bool,
+) -> Result<OwnedFd, SysError> {
     let tree = m::open_tree_clone(None, source, recursive)?;
-    set_idmap(tree.as_fd(), mnt, recursive)?;
+    let userns = userns_with(uids, gids)?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        userns_fd: std::os::fd::AsRawFd::as_raw_fd(&userns) as u64,
+        ..Default::default()
+    };
+    m::mount_setattr(tree.as_fd(), recursive, &attr)?;
     Ok(tree)
 }
 

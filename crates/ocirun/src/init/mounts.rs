@@ -231,10 +231,9 @@ pub fn is_bind(mnt: &Mount) -> bool {
 /// Clone every bind mount source into a detached mount tree (open_tree) with the runtime's own
 /// credentials, for an init that will be root of a new user namespace: there it may not search
 /// the directories above a source (a 0700 host directory), while attaching a tree it was
-/// handed needs no such access. An idmapped bind with its own mappings is idmapped here too
-/// ([`super::idmap::prepared_bind`]); one that takes the container's user namespace, which does
-/// not exist yet, is left to the init, as is a source that cannot be opened here: the init's
-/// error names the mount.
+/// handed needs no such access. An idmapped bind is idmapped here too
+/// ([`super::idmap::prepared_bind`]), with its own mappings or the container's; a source that
+/// cannot be opened here is left to the init, whose error names the mount.
 pub fn open_bind_sources(spec: &crate::spec::Spec, bundle: &Path, new_userns: bool) -> Vec<Option<OwnedFd>> {
     if !new_userns {
         return Vec::new();
@@ -247,11 +246,14 @@ pub fn open_bind_sources(spec: &crate::spec::Spec, bundle: &Path, new_userns: bo
         let src = Path::new(mnt.source.as_deref()?);
         let path = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
         let recursive = o.flags & libc::MS_REC != 0;
-        match o.idmap {
-            None => m::open_tree_clone(None, &path, recursive).ok(),
-            Some(_) if mnt.uid_mappings.is_empty() && mnt.gid_mappings.is_empty() => None,
-            Some(r) => super::idmap::prepared_bind(&path, mnt, r || recursive).ok(),
-        }
+        let Some(r) = o.idmap else { return m::open_tree_clone(None, &path, recursive).ok() };
+        let own_maps = !mnt.uid_mappings.is_empty() || !mnt.gid_mappings.is_empty();
+        let (uids, gids) = match spec.linux.as_ref() {
+            _ if own_maps => (&mnt.uid_mappings, &mnt.gid_mappings),
+            Some(l) if !l.uid_mappings.is_empty() && !l.gid_mappings.is_empty() => (&l.uid_mappings, &l.gid_mappings),
+            _ => return None,
+        };
+        super::idmap::prepared_bind(&path, uids, gids, r || recursive).ok()
     };
     spec.mounts.iter().map(open).collect()
 }
