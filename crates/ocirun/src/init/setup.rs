@@ -64,11 +64,10 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     request_net_devices(a)?;
     let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
     if a.mountns {
-        // A shared root would send the set-up mounts to the host and make pivot_root fail,
-        // and an unbindable one cannot be bound onto itself: set up under rslave, and give
-        // the new root its propagation once it is in place.
-        // Recursively: a rootfs under a shared host mount must not stay a peer of it, or
-        // every set-up mount would appear on the host and pivot_root would refuse it.
+        // Set up under a recursive propagation that never shares: a rootfs left a peer of a
+        // shared host mount would send every set-up mount to the host and make pivot_root
+        // fail, and an unbindable one cannot be bound onto itself. Shared and unbindable
+        // are given to the new root once it is in place.
         let setup_prop = match prop {
             Some(p) if p & AFTER_PIVOT == 0 => p | libc::MS_REC,
             _ => libc::MS_SLAVE | libc::MS_REC,
