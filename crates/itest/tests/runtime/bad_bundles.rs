@@ -289,6 +289,49 @@ fn cases() -> Vec<Case> {
             bug: None,
         },
         Case {
+            name: "rootfs is a symlink to the host's /",
+            setup: |t| {
+                t.config["root"]["path"] = json!("to-host-root");
+                symlink("/", t.bundle.join("to-host-root")).unwrap();
+            },
+            expect: Expect::CreateFails("resolves to the host's root directory"),
+            check: None,
+            bug: None,
+        },
+        Case {
+            name: "rootfs reaches the host's / through ..",
+            setup: |t| {
+                let depth = t.bundle.components().count();
+                t.config["root"]["path"] = json!("../".repeat(depth + 2));
+            },
+            expect: Expect::CreateFails("resolves to the host's root directory"),
+            check: None,
+            bug: None,
+        },
+        Case {
+            name: "config.json is a FIFO",
+            setup: |t| {
+                let ok = std::process::Command::new("mkfifo").arg(t.bundle.join("config.json")).status();
+                assert!(ok.is_ok_and(|s| s.success()), "mkfifo");
+            },
+            expect: Expect::CreateFails("not a regular file"),
+            check: None,
+            bug: None,
+        },
+        Case {
+            name: "config.json is a character device that never ends (/dev/zero)",
+            setup: |t| {
+                let ok = std::process::Command::new("mknod")
+                    .arg(t.bundle.join("config.json"))
+                    .args(["c", "1", "5"])
+                    .status();
+                assert!(ok.is_ok_and(|s| s.success()), "mknod");
+            },
+            expect: Expect::CreateFails("not a regular file"),
+            check: None,
+            bug: None,
+        },
+        Case {
             name: "rootfs is a symlink",
             setup: |t| {
                 std::fs::rename(&t.rootfs, t.bundle.join("real-rootfs")).unwrap();

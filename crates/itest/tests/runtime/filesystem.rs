@@ -201,3 +201,42 @@ fn mounts_do_not_propagate_to_the_host() {
     // leak check in the fixture is the precise one.
     assert!(after <= before + 20, "mount table grew from {before} to {after}");
 }
+
+#[test]
+fn readonly_paths_are_only_made_read_only() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    // The reporter itself lives in /bin: it must still run from a read-only /bin.
+    t.config["linux"]["readonlyPaths"] = json!(["/bin"]);
+    let r = t.report();
+    let line = mountinfo_line(&r, "/bin");
+    let opts: Vec<&str> = line.split(' ').nth(5).unwrap_or_default().split(',').collect();
+    assert!(opts.contains(&"ro"), "/bin is not read-only: {line}");
+    for extra in ["nosuid", "nodev", "noexec"] {
+        assert!(!opts.contains(&extra), "readonlyPaths added {extra}: {line}");
+    }
+    let out = t.run_reporter(&["open-write", "/bin/new"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+}
+
+#[test]
+fn readonly_paths_root_makes_the_root_read_only() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    t.config["linux"]["readonlyPaths"] = json!(["/"]);
+    let out = t.run_reporter(&["open-write", "/newfile"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+    assert!(!t.rootfs.join("newfile").exists());
+}
+
+#[test]
+fn missing_cwd_is_made_before_the_root_turns_read_only() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(true);
+    t.config["process"]["cwd"] = json!("/made/for/cwd");
+    let r = t.report();
+    assert_eq!(r["cwd"], "/made/for/cwd");
+    assert!(t.rootfs.join("made/for/cwd").is_dir(), "the cwd was not made in the rootfs");
+    let out = t.run_reporter(&["open-write", "/made/for/cwd/f"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "the root is writable: {out}");
+}

@@ -50,7 +50,13 @@ fn rootfs_propagation_values_show_in_mountinfo() {
         let f: Vec<&str> = l.split(' ').collect();
         f.get(4) == Some(&"/") && f.iter().skip(6).take_while(|x| **x != "-").any(|x| x.starts_with("shared:"))
     });
-    for (prop, want) in [("private", None), ("shared", Some("shared:")), ("slave", Some("master:"))] {
+    for (prop, want) in [
+        ("private", None),
+        ("shared", Some("shared:")),
+        ("slave", Some("master:")),
+        ("unbindable", Some("unbindable")),
+        ("runbindable", Some("unbindable")),
+    ] {
         t.config["linux"]["rootfsPropagation"] = json!(prop);
         let r = t.report();
         let (_, optional) = opts_and_optional(&mountinfo_line(&r, "/"));
@@ -253,4 +259,198 @@ fn nothing_is_left_in_the_host_mount_table_after_delete() {
         return;
     }
     assert!(added.is_empty(), "mounts left on the host: {added:?}");
+}
+
+#[test]
+fn destinations_through_dangling_symlinks_are_made_inside_the_rootfs() {
+    let Some(mut t) = Test::new() else { return };
+    // An image's /etc/localtime often points at a zone file it does not ship.
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Rome", t.rootfs.join("etc/localtime")).unwrap();
+    std::os::unix::fs::symlink("foo/bar", t.rootfs.join("etc/relative")).unwrap();
+    let src = t.dir.join("zone");
+    std::fs::write(&src, "zone-data").unwrap();
+    for dest in ["/etc/localtime", "/etc/relative"] {
+        push_mount(&mut t, json!({"destination": dest, "type": "bind", "source": src, "options": ["bind", "ro"]}));
+    }
+    let r = t.report();
+    mountinfo_line(&r, "/usr/share/zoneinfo/Europe/Rome");
+    mountinfo_line(&r, "/etc/foo/bar");
+    let out = t.run_reporter(&["cat", "/etc/localtime"]);
+    assert_eq!(out.stdout, "zone-data", "{out}");
+    assert!(t.rootfs.join("usr/share/zoneinfo/Europe/Rome").is_file(), "the target was not made in the rootfs");
+    assert!(!Path::new("/etc/foo/bar").exists(), "a destination was made on the host");
+}
+
+#[test]
+fn tmpfs_mode_is_the_option_or_the_covered_directory() {
+    let Some(mut t) = Test::new() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(t.rootfs.join("covered")).unwrap();
+    std::fs::set_permissions(t.rootfs.join("covered"), std::fs::Permissions::from_mode(0o712)).unwrap();
+    push_mount(&mut t, json!({"destination": "/covered", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}));
+    push_mount(&mut t, json!({"destination": "/given", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1705"]}));
+    for (path, mode) in [("/covered", 0o712), ("/given", 0o1705)] {
+        let st = stat_of(&mut t, path);
+        assert_eq!(st["mode"].as_u64().map(|m| m & 0o7777), Some(mode), "{path}: {st}");
+    }
+}
+
+#[test]
+fn tmpcopyup_tmpfs_on_the_root() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    let root = json!({"destination": "/", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]});
+    t.config["mounts"].as_array_mut().unwrap().insert(0, root);
+    let r = t.report();
+    let line = mountinfo_line(&r, "/");
+    assert!(line.contains(" - tmpfs "), "/ is not the tmpfs: {line}");
+    // The reporter ran from the copy, and writes land in the tmpfs, not in the image.
+    let out = t.run_reporter(&["write", "/newfile", "x"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+    assert!(!t.rootfs.join("newfile").exists());
+}
+
+#[test]
+fn dev_null_mounted_in_a_user_namespace_keeps_its_flags() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    let null = json!({"destination": "/dev/null", "type": "bind", "source": "/dev/null", "options": ["bind", "nosuid", "noexec"]});
+    push_mount(&mut t, null);
+    let r = t.report();
+    let (opts, _) = opts_and_optional(&mountinfo_line(&r, "/dev/null"));
+    assert!(opts.contains(&"nosuid".to_string()) && opts.contains(&"noexec".to_string()), "{opts:?}");
+    let out = t.run_reporter(&["write", "/dev/null", "x"]);
+    assert_eq!(out.json()["ok"], true, "{out}");
+}
+
+#[test]
+fn bind_sources_behind_a_private_host_directory_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The container's root (host uid 100000) cannot search the 0700 directory above the
+    // sources; the runtime (host root) can, and crun and runc mount them.
+    use std::os::unix::fs::PermissionsExt;
+    let private = t.dir.join("private");
+    std::fs::create_dir_all(private.join("dir")).unwrap();
+    std::fs::write(private.join("dir/content"), "behind-0700").unwrap();
+    std::os::unix::fs::symlink(private.join("dir"), private.join("link")).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for (dest, src) in [("/direct", "dir"), ("/through-link", "link")] {
+        // The image (owned by host root) already has the mount points.
+        std::fs::create_dir(t.rootfs.join(&dest[1..])).unwrap();
+        let src = private.join(src);
+        push_mount(&mut t, json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+    }
+    for dest in ["/direct", "/through-link"] {
+        let out = t.run_reporter(&["cat", &format!("{dest}/content")]);
+        assert_eq!(out.stdout, "behind-0700", "{out}");
+    }
+    let r = t.report();
+    let (opts, _) = opts_and_optional(&mountinfo_line(&r, "/direct"));
+    assert!(opts.contains(&"ro".to_string()), "{opts:?}");
+}
+
+#[test]
+fn idmapped_bind_mounts_with_their_own_mappings_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    std::fs::create_dir(t.rootfs.join("foo")).unwrap();
+    let src = t.dir.join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    chown(src.join("f"), Some(0), Some(0)).unwrap();
+    // Host 0 on disk shows as host 100000 + n on the mount, i.e. as n in the container.
+    for (offset, want) in [(0, 0), (1, 1)] {
+        for opt in ["idmap", "ridmap"] {
+            let maps = json!([{"containerID": 0, "hostID": 100000 + offset, "size": 10}]);
+            t.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/foo");
+            push_mount(
+                &mut t,
+                json!({"destination": "/foo", "type": "bind", "source": src, "options": ["bind", "ro", opt],
+                       "uidMappings": maps, "gidMappings": maps}),
+            );
+            let st = stat_of(&mut t, "/foo/f");
+            assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(want), json!(want)), "{opt} +{offset}: {st}");
+        }
+    }
+}
+
+#[test]
+fn a_bind_mount_on_the_root_becomes_the_root() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["root"]["readonly"] = json!(false);
+    // Another tree, holding the reporter and a marker the image lacks.
+    let other = t.dir.join("other");
+    std::fs::create_dir_all(other.join("bin")).unwrap();
+    std::fs::copy(t.rootfs.join(&itest::REPORTER[1..]), other.join(&itest::REPORTER[1..])).unwrap();
+    std::fs::write(other.join("marker"), "other-root").unwrap();
+    let root = json!({"destination": "/", "type": "bind", "source": other, "options": ["bind"]});
+    t.config["mounts"].as_array_mut().unwrap().insert(0, root);
+    let out = t.run_reporter(&["cat", "/marker"]);
+    assert_eq!(out.stdout, "other-root", "{out}");
+}
+
+#[test]
+fn rootfs_propagation_under_a_shared_host_mount() {
+    let Some(mut t) = Test::new() else { return };
+    // On most hosts (systemd) the rootfs sits under a shared mount; make it so here, on the
+    // rootfs itself, so a slave root has a master to show and leaks would reach the host.
+    let rootfs = t.rootfs.clone();
+    let ok = Command::new("mount").arg("--bind").arg(&rootfs).arg(&rootfs).status().is_ok_and(|s| s.success())
+        && Command::new("mount").arg("--make-shared").arg(&rootfs).status().is_ok_and(|s| s.success());
+    let cleanup_root = rootfs.clone();
+    t.on_cleanup(move || {
+        for _ in 0..10 {
+            if itest::cleanup::mounts_under(&cleanup_root).is_empty() {
+                break;
+            }
+            itest::cleanup::unmount_all_under(&cleanup_root);
+        }
+    });
+    assert!(ok, "make {} a shared mount", rootfs.display());
+    for (prop, want, unwanted) in [
+        ("private", None, Some("master:")),
+        ("rprivate", None, Some("master:")),
+        ("slave", Some("master:"), Some("shared:")),
+        ("rslave", Some("master:"), Some("shared:")),
+        ("shared", Some("shared:"), None),
+        ("unbindable", Some("unbindable"), Some("shared:")),
+    ] {
+        t.config["linux"]["rootfsPropagation"] = json!(prop);
+        let r = t.report();
+        let (_, optional) = opts_and_optional(&mountinfo_line(&r, "/"));
+        if let Some(w) = want {
+            assert!(optional.iter().any(|o| o.starts_with(w)), "{prop}: / has {optional:?}, want {w}");
+        } else {
+            assert!(optional.is_empty(), "{prop}: / has {optional:?}");
+        }
+        if let Some(u) = unwanted {
+            assert!(!optional.iter().any(|o| o.starts_with(u)), "{prop}: / has {optional:?}");
+        }
+        let on_host = itest::cleanup::mounts_under(&rootfs);
+        assert_eq!(on_host, std::slice::from_ref(&rootfs), "{prop}: the container's mounts reached the host");
+    }
+}
+
+#[test]
+fn idmapped_bind_mounts_without_mappings_take_the_containers_in_a_user_namespace() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    std::fs::create_dir(t.rootfs.join("foo")).unwrap();
+    let src = t.dir.join("idsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    chown(src.join("f"), Some(7), Some(8)).unwrap();
+    // Host 7 on disk maps through the container's own mapping: it shows as 7 inside.
+    push_mount(&mut t, json!({"destination": "/foo", "type": "bind", "source": src, "options": ["bind", "idmap"]}));
+    let st = stat_of(&mut t, "/foo/f");
+    assert_eq!((st["uid"].clone(), st["gid"].clone()), (json!(7), json!(8)), "{st}");
 }

@@ -118,3 +118,88 @@ fn user_namespace_with_id_mappings() {
     assert_eq!(map, ["0", "100000", "65536"]);
     assert_eq!(r["uid"], 0);
 }
+
+fn without_mount_namespace(t: &mut Test) {
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "mount");
+}
+
+#[test]
+fn without_a_mount_namespace_the_container_is_chrooted() {
+    let Some(mut t) = Test::new() else { return };
+    without_mount_namespace(&mut t);
+    t.config["root"]["readonly"] = json!(false);
+    // Without a mount namespace every mount lands on the host, as with crun: keep only /proc
+    // and take it away when the test ends.
+    t.config["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+    t.config["linux"]["maskedPaths"] = json!([]);
+    t.config["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+    let rootfs = t.rootfs.clone();
+    t.on_cleanup(move || {
+        // Each run stacked its own /proc: detach until nothing is left.
+        for _ in 0..10 {
+            if itest::cleanup::mounts_under(&rootfs).is_empty() {
+                break;
+            }
+            itest::cleanup::unmount_all_under(&rootfs);
+        }
+    });
+    let r = t.report();
+    assert_eq!(r["namespaces"]["mnt"], host_ns("mnt"));
+    // The reporter ran from the rootfs, and sees it as its root.
+    assert_eq!(r["cwd"], "/");
+    let st = t.run_reporter(&["stat", "/bin/busybox"]);
+    assert_eq!(st.json()["type"], "file", "{st}");
+    let out = t.run_reporter(&["open-write", "/proc/sys/kernel/domainname"]);
+    assert_eq!(out.json()["errno_name"], "EROFS", "{out}");
+}
+
+#[test]
+fn without_a_mount_namespace_a_read_only_root_is_refused() {
+    let Some(mut t) = Test::new() else { return };
+    without_mount_namespace(&mut t);
+    t.config["root"]["readonly"] = json!(true);
+    t.config["mounts"] = json!([]);
+    let out = t.run();
+    out.expect_failure();
+    assert!(out.stderr.contains("root.readonly") && out.stderr.contains("mount namespace"), "{out}");
+}
+
+#[test]
+fn cgroup_namespace_joined_from_a_running_container() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "cgroup");
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    let pid = t.state()["pid"].as_i64().unwrap();
+    let first = std::fs::read_link(format!("/proc/{pid}/ns/cgroup")).unwrap().display().to_string();
+    let second = t.other_id("b");
+    let mut cfg = t.config.clone();
+    let nss = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "cgroup");
+    nss.push(json!({"type": "cgroup", "path": format!("/proc/{pid}/ns/cgroup")}));
+    cfg["process"]["args"] = json!([itest::fixture::REPORTER, "report"]);
+    let saved = std::mem::replace(&mut t.config, cfg);
+    t.write_config();
+    let out = t.rt(&["run", "--bundle", &t.bundle_str(), &second]);
+    t.config = saved;
+    out.expect_ok();
+    assert_eq!(out.json()["namespaces"]["cgroup"], first);
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+}
+
+#[test]
+fn user_namespace_without_mappings_maps_root_to_the_caller() {
+    let Some(mut t) = Test::new() else { return };
+    t.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    // As with crun: no mappings map the container's 0 to the caller's own uid and gid.
+    let r = t.report();
+    assert_ne!(r["namespaces"]["user"], host_ns("user"));
+    let own_uid = std::fs::metadata("/proc/self").unwrap().uid().to_string();
+    let own_gid = std::fs::metadata("/proc/self").unwrap().gid().to_string();
+    let map: Vec<&str> = r["uid_map"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", own_uid.as_str(), "1"]);
+    let map: Vec<&str> = r["gid_map"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", own_gid.as_str(), "1"]);
+    assert_eq!((r["uid"].as_i64(), r["gid"].as_i64()), (Some(0), Some(0)));
+}

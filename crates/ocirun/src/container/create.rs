@@ -105,6 +105,17 @@ pub(crate) fn load_bundle(opts: &CreateOptions) -> Result<(Spec, PathBuf, PathBu
 
 fn check_rootfs(rootfs: &Path) -> Result<()> {
     let field = "root.path";
+    // The host's own `/` is never a container's root, whether it is named through a symlink
+    // or through `..`.
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    if id(rootfs).is_some() && id(rootfs) == id(Path::new("/")) {
+        return Err(crate::error::SpecError::new(
+            field,
+            format!("rootfs `{}` resolves to the host's root directory `/`", rootfs.display()),
+        )
+        .into());
+    }
     match std::fs::symlink_metadata(rootfs) {
         Err(_) => Err(crate::error::SpecError::new(
             field,
@@ -293,6 +304,7 @@ impl Runtime {
             caps,
             seccomp,
             own_binary: crate::init::selfexec::own_binary(),
+            bind_sources: crate::init::mounts::open_bind_sources(&st.config, &st.bundle, plan.new_userns),
         };
         let mut plan = plan;
         let args = InitArgs { join: std::mem::take(&mut plan.join), ..args };

@@ -45,8 +45,32 @@ pub fn new_fs(
     attach(tree, target, mnt, false)
 }
 
-/// Give the detached mount `tree` the idmapping of `mnt` and move it onto `target`.
-fn attach(tree: OwnedFd, target: BorrowedFd<'_>, mnt: &Mount, recursive: bool) -> Result<(), SysError> {
+/// A detached, idmapped copy of the tree at `source` with the mount's own mappings, made by
+/// the runtime before the init enters a new user namespace: from inside it, the init could
+/// neither write a map of host ids nor idmap a mount of the host's namespace. The init only
+/// attaches it.
+/// `uids`/`gids` are the mount's own mappings or, without them, the container's (the same
+/// idmapping as its user namespace, which does not exist yet).
+pub fn prepared_bind(
+    source: &Path,
+    uids: &[IdMapping],
+    gids: &[IdMapping],
+    recursive: bool,
+) -> Result<OwnedFd, SysError> {
+    let tree = m::open_tree_clone(None, source, recursive)?;
+    let userns = userns_with(uids, gids)?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        userns_fd: std::os::fd::AsRawFd::as_raw_fd(&userns) as u64,
+        ..Default::default()
+    };
+    m::mount_setattr(tree.as_fd(), recursive, &attr)?;
+    Ok(tree)
+}
+
+/// Give the detached mount `tree` the idmapping of `mnt`: its own mappings, or without them
+/// the user namespace we are in.
+fn set_idmap(tree: BorrowedFd<'_>, mnt: &Mount, recursive: bool) -> Result<(), SysError> {
     let userns = if mnt.uid_mappings.is_empty() && mnt.gid_mappings.is_empty() {
         m::openat(None, Path::new("/proc/self/ns/user"), libc::O_RDONLY, 0)?
     } else {
@@ -57,7 +81,12 @@ fn attach(tree: OwnedFd, target: BorrowedFd<'_>, mnt: &Mount, recursive: bool) -
         userns_fd: std::os::fd::AsRawFd::as_raw_fd(&userns) as u64,
         ..Default::default()
     };
-    m::mount_setattr(tree.as_fd(), recursive, &attr)?;
+    m::mount_setattr(tree, recursive, &attr)
+}
+
+/// Give the detached mount `tree` the idmapping of `mnt` and move it onto `target`.
+fn attach(tree: OwnedFd, target: BorrowedFd<'_>, mnt: &Mount, recursive: bool) -> Result<(), SysError> {
+    set_idmap(tree.as_fd(), mnt, recursive)?;
     m::move_mount_to_fd(tree.as_fd(), target)
 }
 

@@ -77,6 +77,9 @@ pub struct InitArgs {
     pub seccomp: Option<crate::seccomp::CompiledFilter>,
     /// (dev, ino) of the runtime's binary, which the container must never execute.
     pub own_binary: Option<(u64, u64)>,
+    /// Bind mount sources opened by the runtime, one per entry of `mounts` (see
+    /// [`mounts::open_bind_sources`]).
+    pub bind_sources: Vec<Option<OwnedFd>>,
 }
 
 /// Entry point of the child: never returns.
@@ -106,6 +109,7 @@ impl InitArgs {
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
         k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
         k.extend(self.join.iter().map(|(_, f)| f.as_raw_fd()));
+        k.extend(self.bind_sources.iter().flatten().map(|f| f.as_raw_fd()));
         k
     }
 }

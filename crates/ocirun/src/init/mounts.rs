@@ -155,6 +155,13 @@ fn err(step: String) -> impl FnOnce(SysError) -> ChildError {
 /// Open (creating if needed) `path` inside the root `root`, never leaving it. With `dir`,
 /// missing components are created as directories; otherwise the last one as an empty file.
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<OwnedFd, SysError> {
+    open_in_root_depth(root, path, dir, 0)
+}
+
+/// How many dangling symlinks a destination may go through (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+fn open_in_root_depth(root: BorrowedFd<'_>, path: &Path, dir: bool, links: usize) -> Result<OwnedFd, SysError> {
     let rel = clean(path);
     match m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
         Ok(fd) => return Ok(fd),
@@ -162,7 +169,7 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<Owne
         Err(_) => {}
     }
     let parent = match rel.parent() {
-        Some(p) if !p.as_os_str().is_empty() => open_in_root(root, p, true)?,
+        Some(p) if !p.as_os_str().is_empty() => open_in_root_depth(root, p, true, links)?,
         _ => m::openat2(root, Path::new("."), libc::O_PATH, 0, m::RESOLVE_IN_ROOT)?,
     };
     let name = rel.file_name().map(Path::new).ok_or_else(|| SysError::new("mkdir", libc::EINVAL).at(path))?;
@@ -186,7 +193,18 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, dir: bool) -> Result<Owne
         Err(e) if e.errno == libc::EEXIST => {}
         Err(e) => return Err(e.at(path)),
     }
-    m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT).map_err(|e| e.at(path))
+    match m::openat2(root, &rel, libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
+        // The name is a dangling symlink (an image's /etc/localtime to a zone it does not
+        // ship): make what it points at, resolved inside the root as the kernel would.
+        Err(e) if e.errno == libc::ENOENT && links < MAX_LINKS => {
+            let Ok(link) = std::fs::read_link(m::proc_fd_path(parent_dir.as_fd()).join(name)) else {
+                return Err(e.at(path));
+            };
+            let next = if link.is_absolute() { link } else { rel.parent().unwrap_or(Path::new("")).join(link) };
+            open_in_root_depth(root, &next, dir, links + 1)
+        }
+        r => r.map_err(|e| e.at(path)),
+    }
 }
 
 /// `path` as a relative path without `.`; `..` is kept (RESOLVE_IN_ROOT clamps it at the root).
@@ -210,6 +228,36 @@ pub fn is_bind(mnt: &Mount) -> bool {
     mnt.typ.as_deref() == Some("bind") || mnt.options.iter().any(|o| o == "bind" || o == "rbind")
 }
 
+/// Clone every bind mount source into a detached mount tree (open_tree) with the runtime's own
+/// credentials, for an init that will be root of a new user namespace: there it may not search
+/// the directories above a source (a 0700 host directory), while attaching a tree it was
+/// handed needs no such access. An idmapped bind is idmapped here too
+/// ([`super::idmap::prepared_bind`]), with its own mappings or the container's; a source that
+/// cannot be opened here is left to the init, whose error names the mount.
+pub fn open_bind_sources(spec: &crate::spec::Spec, bundle: &Path, new_userns: bool) -> Vec<Option<OwnedFd>> {
+    if !new_userns {
+        return Vec::new();
+    }
+    let open = |mnt: &Mount| {
+        let o = parse_options(&mnt.options);
+        if !is_bind(mnt) {
+            return None;
+        }
+        let src = Path::new(mnt.source.as_deref()?);
+        let path = if src.is_absolute() { src.to_path_buf() } else { bundle.join(src) };
+        let recursive = o.flags & libc::MS_REC != 0;
+        let Some(r) = o.idmap else { return m::open_tree_clone(None, &path, recursive).ok() };
+        let own_maps = !mnt.uid_mappings.is_empty() || !mnt.gid_mappings.is_empty();
+        let (uids, gids) = match spec.linux.as_ref() {
+            _ if own_maps => (&mnt.uid_mappings, &mnt.gid_mappings),
+            Some(l) if !l.uid_mappings.is_empty() && !l.gid_mappings.is_empty() => (&l.uid_mappings, &l.gid_mappings),
+            _ => return None,
+        };
+        super::idmap::prepared_bind(&path, uids, gids, r || recursive).ok()
+    };
+    spec.mounts.iter().map(open).collect()
+}
+
 /// Context for mounting.
 pub struct MountCtx<'a> {
     /// The rootfs (a directory fd).
@@ -222,6 +270,8 @@ pub struct MountCtx<'a> {
     pub cgroup_dirs: &'a [PathBuf],
     /// SELinux mount label, appended as `context=` to filesystems that take it.
     pub mount_label: Option<&'a str>,
+    /// Bind sources the runtime opened ([`open_bind_sources`]), by mount index.
+    pub bind_sources: &'a [Option<OwnedFd>],
 }
 
 /// Apply one mount.
@@ -235,17 +285,21 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         return super::cgroupfs::mount(ctx, dest, typ, &o).map_err(err(step));
     }
     let source = mnt.source.as_deref().unwrap_or(typ);
-    let source_path = if bind {
-        let p = Path::new(source);
-        Some(if p.is_absolute() { p.to_path_buf() } else { ctx.bundle.join(p) })
-    } else {
-        None
+    let opened = ctx.bind_sources.get(idx).and_then(Option::as_ref);
+    let source_path = match (bind, opened) {
+        (true, Some(_)) => None,
+        (true, None) => {
+            let p = Path::new(source);
+            Some(if p.is_absolute() { p.to_path_buf() } else { ctx.bundle.join(p) })
+        }
+        (false, _) => None,
     };
-    let is_dir = match &source_path {
-        Some(p) => std::fs::metadata(p)
+    let is_dir = match (&source_path, opened) {
+        (_, Some(fd)) => m::fstat_mode(fd.as_fd()).map_err(err(step.clone()))? & libc::S_IFMT == libc::S_IFDIR,
+        (Some(p), None) => std::fs::metadata(p)
             .map(|md| md.is_dir())
             .map_err(|e| ChildError::sys(step.clone(), SysError::io("stat", p, &e)))?,
-        None => true,
+        (None, None) => true,
     };
     let target = open_in_root(ctx.root, dest, is_dir).map_err(err(step.clone()))?;
     let tpath = m::proc_fd_path(target.as_fd());
@@ -256,6 +310,18 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
         None
     };
     let mut data = o.data.join(",");
+    if typ == "tmpfs" && !o.data.iter().any(|d| d.starts_with("mode=")) && o.flags & libc::MS_REMOUNT == 0 {
+        // Without mode= a tmpfs keeps the mode of the directory it covers (as runc does, and
+        // crun's suite expects), not tmpfs's own 1777.
+        if let Ok(mode) = m::fstat_mode(target.as_fd()) {
+            if mode & libc::S_IFMT == libc::S_IFDIR {
+                if !data.is_empty() {
+                    data.push(',');
+                }
+                data.push_str(&format!("mode={:o}", mode & 0o7777));
+            }
+        }
+    }
     if let (Some(label), true) = (ctx.mount_label, label_applies(typ)) {
         if !data.is_empty() {
             data.push(',');
@@ -265,10 +331,13 @@ pub fn mount_one(ctx: &MountCtx<'_>, idx: usize, mnt: &Mount) -> Result<(), Chil
     let data_opt = if data.is_empty() { None } else { Some(data.as_str()) };
     if bind {
         let src = source_path.as_deref().unwrap_or(Path::new(source));
-        match o.idmap {
-            Some(recursive) => super::idmap::bind(src, target.as_fd(), mnt, recursive || o.flags & libc::MS_REC != 0)
-                .map_err(err(format!("{step}: idmap")))?,
-            None => m::mount(src.to_str(), &tpath, None, o.flags & (libc::MS_BIND | libc::MS_REC), None)
+        match (o.idmap, opened) {
+            (_, Some(tree)) => m::move_mount_to_fd(tree.as_fd(), target.as_fd()).map_err(err(step.clone()))?,
+            (Some(recursive), None) => {
+                super::idmap::bind(src, target.as_fd(), mnt, recursive || o.flags & libc::MS_REC != 0)
+                    .map_err(err(format!("{step}: idmap")))?
+            }
+            (None, None) => m::mount(src.to_str(), &tpath, None, o.flags & (libc::MS_BIND | libc::MS_REC), None)
                 .map_err(err(step.clone()))?,
         }
         // Flags other than bind/rec need a remount of the bind mount, keeping the flags the

@@ -20,11 +20,25 @@ pub fn bind_self(rootfs: &Path) -> Result<(), ChildError> {
         .map_err(|e| ChildError::sys("bind rootfs", e))
 }
 
+/// How the init enters the container's root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enter {
+    /// pivot_root, then detach the old root (the default).
+    PivotRoot,
+    /// Move the rootfs mount onto `/` and chroot (`--no-pivot`).
+    MoveChroot,
+    /// Only chroot: without a mount namespace the rootfs is not (and must not become) a mount
+    /// point of the host, and the host's `/` cannot be moved.
+    Chroot,
+}
+
 /// Enter the new root.
-pub fn pivot(root: BorrowedFd<'_>, no_pivot: bool) -> Result<(), ChildError> {
+pub fn pivot(root: BorrowedFd<'_>, how: Enter) -> Result<(), ChildError> {
     let step = |e| ChildError::sys("pivot_root", e);
     m::fchdir(root).map_err(step)?;
-    if no_pivot {
+    if how == Enter::Chroot {
+        m::chroot(Path::new(".")).map_err(|e| ChildError::sys("chroot", e))?;
+    } else if how == Enter::MoveChroot {
         m::mount(Some("."), Path::new("/"), None, libc::MS_MOVE, None).map_err(step)?;
         m::chroot(Path::new(".")).map_err(step)?;
     } else {
@@ -55,17 +69,26 @@ pub fn mask(root: BorrowedFd<'_>, path: &str) -> Result<(), ChildError> {
     }
 }
 
-/// Make a path read-only (a recursive read-only bind of itself). A missing path is skipped.
+/// Make a path read-only (a recursive bind of itself, remounted `ro` with the flags it already
+/// had: nothing else is added, so programs under it still run). `/` makes the root read-only.
+/// A missing path is skipped.
 pub fn readonly(root: BorrowedFd<'_>, path: &str) -> Result<(), ChildError> {
     let step = |e| ChildError::sys(format!("readonlyPaths {path}"), e);
-    let fd = match m::openat2(root, Path::new(path.trim_start_matches('/')), libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
+    let rel = path.trim_matches('/');
+    if rel.split('/').all(|c| c.is_empty() || c == ".") {
+        return readonly_root();
+    }
+    let fd = match m::openat2(root, Path::new(rel), libc::O_PATH, 0, m::RESOLVE_IN_ROOT) {
         Ok(fd) => fd,
         Err(e) if e.errno == libc::ENOENT => return Ok(()),
         Err(e) => return Err(step(e)),
     };
     let target = m::proc_fd_path(fd.as_fd());
     m::mount(target.to_str(), &target, None, libc::MS_BIND | libc::MS_REC, None).map_err(step)?;
-    super::mounts::remount_bind_readonly(root, Path::new(path)).map_err(step)
+    let fresh = super::mounts::reopen(root, Path::new(path)).map_err(step)?;
+    let fpath = m::proc_fd_path(fresh.as_fd());
+    m::mount(None, &fpath, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&fpath), None)
+        .map_err(step)
 }
 
 /// Remount the root read-only.

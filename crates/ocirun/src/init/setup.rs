@@ -28,6 +28,9 @@ pub struct ExecPlan {
     pub notify_fd: Option<std::os::fd::OwnedFd>,
 }
 
+/// rootfsPropagation modes that can only be given to the root once it is in place.
+const AFTER_PIVOT: u64 = libc::MS_SHARED | libc::MS_UNBINDABLE;
+
 fn sys(step: &'static str) -> impl Fn(SysError) -> ChildError {
     move |e| ChildError::sys(step, e)
 }
@@ -61,23 +64,29 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     request_net_devices(a)?;
     let prop = spec.linux.as_ref().and_then(|l| l.rootfs_propagation.as_deref()).and_then(mounts::propagation_flag);
     if a.mountns {
-        // A shared root would send the set-up mounts to the host and make pivot_root fail:
-        // set up under rslave, and share the new root once it is in place.
+        // Set up under a recursive propagation that never shares: a rootfs left a peer of a
+        // shared host mount would send every set-up mount to the host and make pivot_root
+        // fail, and an unbindable one cannot be bound onto itself. Shared and unbindable
+        // are given to the new root once it is in place.
         let setup_prop = match prop {
-            Some(p) if p & libc::MS_SHARED == 0 => p,
+            Some(p) if p & AFTER_PIVOT == 0 => p | libc::MS_REC,
             _ => libc::MS_SLAVE | libc::MS_REC,
         };
         rootfs::set_root_propagation(setup_prop)?;
         rootfs::bind_self(&a.rootfs)?;
     }
-    let root = open_rootfs(&a.rootfs)?;
-    mount_all(a, &root)?;
+    let root = mount_all(a, open_rootfs(&a.rootfs)?)?;
     make_devices(a, &root)?;
+    // A missing cwd is made now, while the root may still be written: a read-only root or
+    // readonlyPaths would refuse it later. Failing here is not fatal: chdir_cwd reports it.
+    let _ = mounts::open_in_root(root.as_fd(), Path::new(&process.cwd), true);
     let state_json = hooks_before_pivot(a)?;
-    rootfs::pivot(root.as_fd(), a.no_pivot || !a.mountns)?;
-    if let Some(shared) = prop.filter(|p| a.mountns && p & libc::MS_SHARED != 0) {
-        rootfs::set_root_propagation(shared)?;
-    }
+    let enter = match (a.mountns, a.no_pivot) {
+        (false, _) => rootfs::Enter::Chroot,
+        (true, true) => rootfs::Enter::MoveChroot,
+        (true, false) => rootfs::Enter::PivotRoot,
+    };
+    rootfs::pivot(root.as_fd(), enter)?;
     let newroot = m::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(sys("open /"))?;
     if let Some(l) = &spec.linux {
         // Sysctls first: readonlyPaths usually contains /proc/sys.
@@ -93,6 +102,10 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     loopback_up(a)?;
     if process.terminal {
         setup_terminal(a, newroot.as_fd())?;
+    }
+    // After the last bind mount: nothing can be bound from an unbindable tree.
+    if let Some(late) = prop.filter(|p| a.mountns && p & AFTER_PIVOT != 0) {
+        rootfs::set_root_propagation(late)?;
     }
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::readonly_root()?;
@@ -181,26 +194,35 @@ fn open_rootfs(rootfs: &Path) -> Result<OwnedFd, ChildError> {
     m::openat(None, rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| ChildError::sys("open rootfs", e))
 }
 
-fn mount_all(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
+/// Apply `mounts` in order and return the root they leave: a mount on `/` itself (a tmpcopyup
+/// tmpfs, a bind) becomes the root that later mounts, the devices and pivot_root work in.
+fn mount_all(a: &InitArgs, mut root: OwnedFd) -> Result<OwnedFd, ChildError> {
     let label = a.spec.linux.as_ref().and_then(|l| l.mount_label.as_deref());
-    let ctx = mounts::MountCtx {
-        root: root.as_fd(),
-        bundle: &a.bundle,
-        userns: a.userns,
-        cgroup_dirs: &a.cgroup_dirs,
-        mount_label: label,
-    };
     for (i, mnt) in a.spec.mounts.iter().enumerate() {
+        let ctx = mounts::MountCtx {
+            root: root.as_fd(),
+            bundle: &a.bundle,
+            userns: a.userns,
+            cgroup_dirs: &a.cgroup_dirs,
+            mount_label: label,
+            bind_sources: &a.bind_sources,
+        };
         mounts::mount_one(&ctx, i, mnt)?;
+        if mnt.destination.trim_matches('/').is_empty() {
+            root = open_rootfs(&a.rootfs)?;
+        }
     }
-    Ok(())
+    Ok(root)
 }
 
 fn make_devices(a: &InitArgs, root: &OwnedFd) -> Result<(), ChildError> {
     let dev_bound =
         a.spec.mounts.iter().any(|mt| mt.destination.trim_end_matches('/') == "/dev" && mounts::is_bind(mt));
     if !dev_bound {
-        for d in devices::default_devices() {
+        // A default device the config mounts itself (a /dev/null bind with its own flags) is
+        // left to that mount: bound over it, ours would hide it.
+        let mounted = |path: &str| a.spec.mounts.iter().any(|mt| Path::new(&mt.destination) == Path::new(path));
+        for d in devices::default_devices().into_iter().filter(|d| !mounted(&d.path)) {
             devices::create(root.as_fd(), &d, a.userns)?;
         }
         devices::symlinks(root.as_fd())?;

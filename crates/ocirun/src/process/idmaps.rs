@@ -34,17 +34,23 @@ const UID: Kind =
 const GID: Kind =
     Kind { file: "gid_map", tool: "newgidmap", field: "linux.gidMappings", subid: "/etc/subgid", name: "gid" };
 
-/// Write both maps of process `pid`'s user namespace.
+/// Write both maps of process `pid`'s user namespace. A map the config leaves empty maps the
+/// container's 0 to the caller's own id, as crun does: a user namespace with no id mapped
+/// could not even become its own root.
 pub fn write(pid: i32, uids: &[IdMapping], gids: &[IdMapping]) -> Result<()> {
     let privileged = p::geteuid() == 0;
-    if !uids.is_empty() {
+    let own = |host_id| vec![IdMapping { container_id: 0, host_id, size: 1 }];
+    let (own_uid, own_gid) = (own(p::geteuid()), own(p::getegid()));
+    let uids = if uids.is_empty() { &own_uid[..] } else { uids };
+    let gids = if gids.is_empty() { &own_gid[..] } else { gids };
+    {
         if privileged || only_own(uids, p::geteuid()) {
             write_file(pid, UID.file, &text(uids))?;
         } else {
             run_tool(pid, UID, uids, p::geteuid())?;
         }
     }
-    if !gids.is_empty() {
+    {
         if privileged {
             write_file(pid, GID.file, &text(gids))?;
         } else if only_own(gids, p::getegid()) {

@@ -33,7 +33,7 @@ pub struct NsPlan {
     pub late_userns: bool,
     /// Whether the container is in a user namespace (new or joined).
     pub userns: bool,
-    /// Whether it has its own cgroup namespace.
+    /// Whether it gets a new cgroup namespace (unshared by the child in its cgroup).
     pub cgroupns: bool,
     /// Whether it has its own mount namespace.
     pub mountns: bool,
@@ -67,7 +67,9 @@ pub fn plan(linux: Option<&Linux>) -> Result<NsPlan> {
         if flag == libc::CLONE_NEWUSER {
             p.userns = true;
         }
-        if flag == libc::CLONE_NEWCGROUP {
+        if flag == libc::CLONE_NEWCGROUP && ns.path.is_none() {
+            // A joined cgroup namespace is entered with the other joins; only a new one is
+            // unshared once the child is in its cgroup.
             p.cgroupns = true;
         }
         if flag == libc::CLONE_NEWNS {
@@ -132,6 +134,14 @@ mod tests {
             plan(Some(&linux(&[("pid", Some("/proc/self/ns/pid")), ("user", Some("/proc/self/ns/user"))]))).unwrap();
         assert_eq!(p.join[0].0, libc::CLONE_NEWUSER);
         assert!(p.needs_fork);
+    }
+
+    #[test]
+    fn a_joined_cgroup_namespace_is_not_unshared_again() {
+        let p = plan(Some(&linux(&[("cgroup", Some("/proc/self/ns/cgroup")), ("mount", None)]))).unwrap();
+        assert!(!p.cgroupns);
+        assert_eq!(p.join[0].0, libc::CLONE_NEWCGROUP);
+        assert!(plan(Some(&linux(&[("cgroup", None)]))).unwrap().cgroupns);
     }
 
     #[test]

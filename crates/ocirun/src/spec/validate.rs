@@ -35,6 +35,16 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     match &spec.root {
         None => return Err(SpecError::new("root", "missing: a container needs a root filesystem")),
         Some(r) if r.path.is_empty() => return Err(SpecError::new("root.path", "empty")),
+        Some(r)
+            if r.readonly && !spec.linux.as_ref().is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "mount")) =>
+        {
+            // Making the root read-only takes a mount: without a mount namespace of its own
+            // it would be a read-only bind mount left on the host's rootfs directory.
+            return Err(SpecError::new(
+                "root.readonly",
+                "a read-only root needs a mount namespace: add {\"type\": \"mount\"} to linux.namespaces or set readonly to false",
+            ));
+        }
         _ => {}
     }
     if let Some(p) = &spec.process {
