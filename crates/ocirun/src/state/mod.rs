@@ -84,6 +84,7 @@ impl ContainerState {
             pid: if status == Status::Stopped { None } else { Some(self.pid) },
             bundle: self.bundle.to_string_lossy().into_owned(),
             annotations: self.config.annotations.clone(),
+            ..Default::default()
         }
     }
 
