@@ -334,7 +334,7 @@ impl ParentHooks for CreateHooks<'_> {
         let state = spawn::hook_state(&self.st.config, &self.st.id, pid, &self.st.bundle, "created");
         if let Some(h) = &self.st.config.hooks {
             for (kind, list) in [("prestart", &h.prestart), ("createRuntime", &h.create_runtime)] {
-                crate::hooks::run_all(kind, list, &state).map_err(|e| Error::Hook {
+                crate::hooks::run_all(kind, list, &state, Some(&self.st.bundle)).map_err(|e| Error::Hook {
                     hook: kind_name(kind),
                     path: String::new(),
                     reason: e.to_string(),
