@@ -279,3 +279,41 @@ fn delete_leaves_a_cgroup_it_did_not_create() {
     t.rt(&["delete", &t.id]).expect_ok();
     assert!(cg.exists(), "delete removed {}, which it did not create", cg.display());
 }
+
+#[test]
+fn a_hook_without_env_inherits_the_runtimes_environment() {
+    // crun's test_hook_env_inherit (and runc): no `env` means the runtime's environment; a
+    // hook with `env` gets exactly that.
+    let Some(mut t) = Test::new() else { return };
+    t.config["hooks"] = json!({"prestart": [
+        hook("test \"$CONFORMANCE_MARK\" = inherited".into()),
+        {"path": "/bin/sh", "env": ["ONLY=this"], "args": ["sh", "-c", "test \"$ONLY\" = this && test -z \"$CONFORMANCE_MARK\""]},
+    ]});
+    t.args(&["true"]);
+    t.write_config();
+    let mut cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.env("CONFORMANCE_MARK", "inherited");
+    t.exec(cmd).expect_ok();
+}
+
+#[test]
+fn hooks_run_in_the_bundle_directory() {
+    // crun runs every runtime-side hook in the bundle; crun's
+    // test_createContainer_hook_after_mounts relies on it (rootfs/proc is mounted by then).
+    let Some(mut t) = Test::new() else { return };
+    let dir = t.dir.join("cwd");
+    std::fs::create_dir(&dir).unwrap();
+    let pwd = |n: &str| json!([hook(format!("pwd > {}/{n}", dir.display()))]);
+    t.config["hooks"] = json!({
+        "prestart": pwd("prestart"),
+        "createRuntime": pwd("createRuntime"),
+        "createContainer": [hook("test -e rootfs/proc/self".into())],
+        "poststart": pwd("poststart"),
+        "poststop": pwd("poststop"),
+    });
+    t.args(&["true"]);
+    t.run().expect_ok();
+    for name in ["prestart", "createRuntime", "poststart", "poststop"] {
+        assert_eq!(wait_file(&dir.join(name)).trim_end(), t.bundle_str(), "{name} hook's working directory");
+    }
+}
