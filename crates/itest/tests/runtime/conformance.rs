@@ -317,3 +317,16 @@ fn hooks_run_in_the_bundle_directory() {
         assert_eq!(wait_file(&dir.join(name)).trim_end(), t.bundle_str(), "{name} hook's working directory");
     }
 }
+
+#[test]
+fn log_takes_a_file_prefix_and_refuses_unknown_types() {
+    // crun's --log syntax (test_error_handling): `file:PATH` is the file PATH, an unknown
+    // `TYPE:` is an error. (We also refuse syslog: and journald:, which crun writes to.)
+    let Some(t) = Test::new() else { return };
+    let log = t.dir.join("runtime.log");
+    let flag = format!("--log=file:{}", log.display());
+    t.rt(&[&flag, "state", "no-such-container"]).expect_failure();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("no-such-container"), "the error is not in {}: {text:?}", log.display());
+    t.rt(&["--log=invalid:/path", "list"]).expect_failure();
+}
