@@ -330,3 +330,15 @@ fn log_takes_a_file_prefix_and_refuses_unknown_types() {
     assert!(text.contains("no-such-container"), "the error is not in {}: {text:?}", log.display());
     t.rt(&["--log=invalid:/path", "list"]).expect_failure();
 }
+
+#[test]
+fn a_terminal_with_detach_and_no_console_socket_says_use_console_socket() {
+    // crun's test_tty_and_detach matches these words.
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["terminal"] = json!(true);
+    t.args(&["true"]);
+    t.write_config();
+    let out = t.rt(&["run", "-d", "--bundle", &t.bundle_str(), &t.id]);
+    out.expect_failure();
+    assert!(out.stderr.contains("use --console-socket"), "{out}");
+}

@@ -152,7 +152,7 @@ impl Runtime {
         }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {
-            return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
+            return Err(Error::InvalidArgument("process.terminal is true: use --console-socket so the pty can be handed to you (or set terminal to false)".into()));
         }
         let mut st = ContainerState {
             id: id.into(),
