@@ -342,3 +342,20 @@ fn a_terminal_with_detach_and_no_console_socket_says_use_console_socket() {
     out.expect_failure();
     assert!(out.stderr.contains("use --console-socket"), "{out}");
 }
+
+#[test]
+fn invalid_container_ids_are_refused_with_words_crun_uses() {
+    // crun's test_invalid_id wants "invalid character" and "container ID" in the error;
+    // test_invalid_id_chars wants "invalid" for each of these ids.
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["true"]);
+    t.write_config();
+    let out = t.rt(&["run", "--bundle", &t.bundle_str(), "this/is/invalid"]);
+    out.expect_failure();
+    assert!(out.stderr.contains("invalid character") && out.stderr.contains("container ID"), "{out}");
+    for id in [".", "..", ".foo", "foo bar", "foo/bar"] {
+        let out = t.rt(&["run", "--bundle", &t.bundle_str(), id]);
+        out.expect_failure();
+        assert!(out.stderr.to_lowercase().contains("invalid"), "{id:?}: {out}");
+    }
+}

@@ -37,7 +37,7 @@ pub fn validate_id(id: &str) -> Result<()> {
         return bad("must start with a letter or digit");
     }
     if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b)) {
-        return bad("only letters, digits and _ . + - are allowed");
+        return bad("invalid character: only letters, digits and _ . + - are allowed");
     }
     Ok(())
 }
