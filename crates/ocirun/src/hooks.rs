@@ -78,7 +78,9 @@ pub fn run(h: &Hook, state_json: &str, cwd: Option<&Path>) -> Result<(), HookErr
             }
         }
     }
-    if let Some(dir) = cwd {
+    // A bundle already removed (an engine may clean it up before a late delete) must not stop
+    // a poststop hook from running: then it runs where we are.
+    if let Some(dir) = cwd.filter(|d| d.is_dir()) {
         cmd.current_dir(dir);
     }
     cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null()).stderr(Stdio::from(err_theirs)).process_group(0);

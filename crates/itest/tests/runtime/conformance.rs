@@ -359,3 +359,22 @@ fn invalid_container_ids_are_refused_with_words_crun_uses() {
         assert!(out.stderr.to_lowercase().contains("invalid"), "{id:?}: {out}");
     }
 }
+
+#[test]
+fn a_poststop_hook_runs_even_when_the_bundle_is_gone() {
+    // Engines may remove the bundle before the last delete; the hook must still run (the
+    // spec calls every poststop hook). crun 1.8.1 fails this: it silently skips the hook.
+    let Some(mut t) = Test::new() else { return };
+    let out = t.dir.join("poststop.out");
+    t.config["hooks"] = json!({"poststop": [hook(format!("echo ran > {}", out.display()))]});
+    t.args(&["true"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    t.wait_status("stopped");
+    let moved = t.dir.join("bundle-moved");
+    std::fs::rename(&t.bundle, &moved).expect("move the bundle away");
+    let deleted = t.rt(&["delete", &t.id]);
+    std::fs::rename(&moved, &t.bundle).expect("put the bundle back");
+    deleted.expect_ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "ran\n", "{deleted}");
+}
