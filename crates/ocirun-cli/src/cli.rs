@@ -31,8 +31,8 @@ pub struct Global {
     /// Directory for container state
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Log file (warnings and errors are also written to stderr)
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Log file, as a path or `file:PATH` (warnings and errors are also written to stderr)
+    #[arg(long, global = true, value_name = "FILE", value_parser = log_destination)]
     pub log: Option<PathBuf>,
     /// Log format
     #[arg(long = "log-format", global = true, value_name = "text|json", value_parser = ["text", "json"])]
@@ -303,4 +303,19 @@ pub struct EventsArgs {
     /// Time between stats events (e.g. 5s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub interval: String,
+}
+
+/// `--log`: a path, or crun's `TYPE:VALUE` form of which only `file:` is a file. `syslog:` and
+/// `journald:` are refused rather than written to a file of that name, as is any other type.
+fn log_destination(v: &str) -> Result<PathBuf, String> {
+    match v.split_once(':') {
+        Some(("file", path)) if !path.is_empty() => Ok(PathBuf::from(path)),
+        Some((kind @ ("syslog" | "journald"), _)) => {
+            Err(format!("log destination {kind}: is not supported; give a file path or file:PATH"))
+        }
+        Some((kind, _)) if !kind.contains('/') => {
+            Err(format!("unknown log type {kind:?}; give a file path or file:PATH"))
+        }
+        _ => Ok(PathBuf::from(v)),
+    }
 }

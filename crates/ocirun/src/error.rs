@@ -65,7 +65,7 @@ pub enum Error {
         reason: String,
     },
     /// The container id is not acceptable.
-    #[error("invalid container id {id:?}: {reason}")]
+    #[error("invalid container ID {id:?}: {reason}")]
     InvalidId {
         /// The id given.
         id: String,

@@ -2,12 +2,16 @@
 //! and `env`, and a `timeout` after which it — and everything it started — is killed and the
 //! hook counts as failed.
 //!
+//! As in crun and runc, a hook without `env` inherits the runtime's environment, and the hooks
+//! that run where the bundle is visible run in the bundle directory.
+//!
 //! The hook gets its own process group, so a timeout kills its children too. Its stdin is a
 //! socket written without blocking from the wait loop, so a hook that never reads a large
 //! state cannot stall the runtime past the timeout (and a closed stdin is no SIGPIPE).
 
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,16 +50,16 @@ pub enum HookError {
     },
 }
 
-/// Run `hooks` in order; stop at the first failure.
-pub fn run_all(_kind: &str, hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
+/// Run `hooks` in order, in `cwd` if given; stop at the first failure.
+pub fn run_all(_kind: &str, hooks: &[Hook], state_json: &str, cwd: Option<&Path>) -> Result<(), HookError> {
     for h in hooks {
-        run(h, state_json)?;
+        run(h, state_json, cwd)?;
     }
     Ok(())
 }
 
-/// Run one hook.
-pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
+/// Run one hook, in `cwd` if given (the bundle directory).
+pub fn run(h: &Hook, state_json: &str, cwd: Option<&Path>) -> Result<(), HookError> {
     let spawn_err = |source| HookError::Spawn { path: h.path.clone(), source };
     let (ours, theirs) = fd::stream_pair().map_err(|e| spawn_err(std::io::Error::from_raw_os_error(e.errno)))?;
     // stderr too is a socket drained without blocking while we wait: a chatty hook can never
@@ -66,11 +70,18 @@ pub fn run(h: &Hook, state_json: &str) -> Result<(), HookError> {
     if let Some((first, rest)) = h.args.split_first() {
         cmd.arg0(first).args(rest);
     }
-    cmd.env_clear();
-    for kv in &h.env {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    if !h.env.is_empty() {
+        cmd.env_clear();
+        for kv in &h.env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
+    }
+    // A bundle already removed (an engine may clean it up before a late delete) must not stop
+    // a poststop hook from running: then it runs where we are.
+    if let Some(dir) = cwd.filter(|d| d.is_dir()) {
+        cmd.current_dir(dir);
     }
     cmd.stdin(Stdio::from(theirs)).stdout(Stdio::null()).stderr(Stdio::from(err_theirs)).process_group(0);
     let mut child = cmd.spawn().map_err(spawn_err)?;

@@ -10,6 +10,7 @@ mod bad_bundles;
 mod cgroups;
 mod cli;
 mod compat;
+mod conformance;
 mod console;
 mod devices;
 mod errors;

@@ -174,9 +174,12 @@ impl Runtime {
                 p.env.push("LISTEN_PID=1".into());
             }
         }
+        if let Some(p) = spec.process.as_mut() {
+            mark_init_as_listener(&mut p.env);
+        }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {
-            return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
+            return Err(Error::InvalidArgument("process.terminal is true: use --console-socket so the pty can be handed to you (or set terminal to false)".into()));
         }
         let mut st = ContainerState {
             id: id.into(),
@@ -373,10 +376,12 @@ impl ParentHooks for CreateHooks<'_> {
     }
 
     fn run_hooks(&mut self, pid: i32) -> Result<String> {
-        let state = spawn::hook_state(&self.st.config, &self.st.id, pid, &self.st.bundle, "creating");
+        // crun says "created" here (runc "creating"); the OCI conformance suite
+        // (runtime-tools hooks_stdin) expects "created" on a prestart hook's stdin.
+        let state = spawn::hook_state(&self.st.config, &self.st.id, pid, &self.st.bundle, "created");
         if let Some(h) = &self.st.config.hooks {
             for (kind, list) in [("prestart", &h.prestart), ("createRuntime", &h.create_runtime)] {
-                crate::hooks::run_all(kind, list, &state).map_err(|e| Error::Hook {
+                crate::hooks::run_all(kind, list, &state, Some(&self.st.bundle)).map_err(|e| Error::Hook {
                     hook: kind_name(kind),
                     path: String::new(),
                     reason: e.to_string(),
@@ -425,4 +430,14 @@ fn cleanup_failed(dir: &ContainerDir, st: &ContainerState) -> Result<()> {
     net?;
     r?;
     Ok(rdt?)
+}
+
+/// `LISTEN_FDS` in our environment without fds for us to pass (`LISTEN_PID` names another
+/// process): the container's init still gets `LISTEN_PID=1` unless the config names one, as
+/// crun does (its test suite checks it), so the container's process is the one addressed.
+fn mark_init_as_listener(env: &mut Vec<String>) {
+    let has_pid = env.iter().any(|e| e.starts_with("LISTEN_PID="));
+    if !has_pid && std::env::var_os("LISTEN_FDS").is_some() {
+        env.push("LISTEN_PID=1".into());
+    }
 }

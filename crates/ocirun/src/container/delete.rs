@@ -49,7 +49,7 @@ impl Runtime {
         if let Some(h) = &st.config.hooks {
             let state = serde_json::to_string(&st.oci_state(Status::Stopped)).unwrap_or_default();
             for hook in &h.poststop {
-                if let Err(e) = crate::hooks::run(hook, &state) {
+                if let Err(e) = crate::hooks::run(hook, &state, Some(&st.bundle)) {
                     log::warn!("poststop hook {e}");
                 }
             }

@@ -56,7 +56,7 @@ impl Runtime {
         if let Some(h) = &st.config.hooks {
             let state = serde_json::to_string(&st.oci_state(Status::Running)).unwrap_or_default();
             for hook in &h.poststart {
-                if let Err(e) = crate::hooks::run(hook, &state) {
+                if let Err(e) = crate::hooks::run(hook, &state, Some(&st.bundle)) {
                     // The spec: a failing poststart hook is logged, and start still succeeds.
                     log::warn!("poststart hook {e}");
                 }

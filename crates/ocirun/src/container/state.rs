@@ -27,7 +27,12 @@ impl Runtime {
     /// The container's state as the OCI spec defines it.
     pub fn state(&self, id: &str) -> Result<crate::spec::State> {
         let (_dir, st, status) = self.open(id)?;
-        Ok(st.oci_state(status))
+        let mut state = st.oci_state(status);
+        state.pid = Some(state.pid.unwrap_or(0));
+        state.rootfs = Some(st.rootfs.to_string_lossy().into_owned());
+        state.created = Some(st.created.clone());
+        state.owner = Some(user_name(st.owner));
+        Ok(state)
     }
 
     /// All containers under the root.

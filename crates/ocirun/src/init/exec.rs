@@ -225,7 +225,7 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
         _ => p::exit_now(1),
     }
     if let (Some(h), Some(state)) = (&a.spec.hooks, &plan.state_json) {
-        if let Err(e) = crate::hooks::run_all("startContainer", &h.start_container, state) {
+        if let Err(e) = crate::hooks::run_all("startContainer", &h.start_container, state, None) {
             report(ChildError::msg("startContainer hook", e.to_string()));
         }
     }

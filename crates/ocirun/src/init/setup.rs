@@ -251,7 +251,7 @@ fn hooks_before_pivot(a: &InitArgs) -> Result<Option<String>, ChildError> {
         Ok(Some(other)) => return Err(ChildError::msg("hooks", format!("unexpected message {other:?}"))),
         Err(e) => return Err(ChildError::sys("hooks", e)),
     };
-    crate::hooks::run_all("createContainer", &h.create_container, &state)
+    crate::hooks::run_all("createContainer", &h.create_container, &state, Some(&a.bundle))
         .map_err(|e| ChildError::msg("createContainer hook", e.to_string()))?;
     Ok(Some(state))
 }

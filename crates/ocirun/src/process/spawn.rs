@@ -151,6 +151,7 @@ pub fn hook_state(spec: &Spec, id: &str, pid: i32, bundle: &Path, status: &str) 
         pid: Some(pid),
         bundle: bundle.to_string_lossy().into_owned(),
         annotations: spec.annotations.clone(),
+        ..Default::default()
     };
     serde_json::to_string(&st).unwrap_or_default()
 }

@@ -749,11 +749,20 @@ pub struct State {
     pub id: String,
     /// `creating`, `created`, `running`, `paused` or `stopped`.
     pub status: String,
-    /// Init pid on the host; absent once stopped.
+    /// Init pid on the host; 0 once stopped (as crun and runc print it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
     /// Absolute bundle path.
     pub bundle: String,
+    /// Absolute rootfs path: printed by `state` (crun and runc print it too), not given to hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<String>,
+    /// Creation time (RFC 3339), printed by `state` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The creator's user name (or uid), printed by `state` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Annotations from the config.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,

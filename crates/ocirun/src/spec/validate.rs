@@ -189,8 +189,9 @@ fn validate_linux(spec: &Spec, l: &Linux) -> Result<(), SpecError> {
     if (spec.hostname.is_some() || spec.domainname.is_some()) && !has_new("uts") {
         return Err(SpecError::new("hostname", "setting the hostname needs a uts namespace in linux.namespaces"));
     }
-    for key in l.sysctl.keys() {
+    for (key, value) in &l.sysctl {
         check_sysctl(key, &has_new)?;
+        check_uts_sysctl(spec, key, value)?;
     }
     for (i, d) in l.devices.iter().enumerate() {
         if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
@@ -292,7 +293,7 @@ fn check_sysctl(key: &str, has_ns: &dyn Fn(&str) -> bool) -> Result<(), SpecErro
     if key.contains('/') && (key.contains("..") || key.starts_with('/'))
         || key.split('.').any(|c| c.is_empty() || c == "..")
     {
-        return Err(SpecError::new(field, "not a valid sysctl name"));
+        return Err(SpecError::new(field, "not a valid sysctl name: it contains an invalid path"));
     }
     let ipc = key.starts_with("kernel.shm")
         || key.starts_with("kernel.msg")
@@ -317,6 +318,19 @@ fn check_sysctl(key: &str, has_ns: &dyn Fn(&str) -> bool) -> Result<(), SpecErro
         return Ok(());
     }
     Err(SpecError::new(field, "not namespaced: it would change the host; only ipc, net and uts sysctls are allowed"))
+}
+
+/// The uts sysctls overlap the `hostname` and `domainname` fields; as crun and runc do, the
+/// hostname is only ever set through its field, and a domainname sysctl must agree with the field.
+fn check_uts_sysctl(spec: &Spec, key: &str, value: &str) -> Result<(), SpecError> {
+    let field = format!("linux.sysctl.{key}");
+    if key == "kernel.hostname" {
+        return Err(SpecError::new(field, "conflicts with the hostname field, set that instead"));
+    }
+    if key == "kernel.domainname" && spec.domainname.as_deref().is_some_and(|d| d != value) {
+        return Err(SpecError::new(field, "conflicts with the domainname field, which has another value"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -349,6 +363,21 @@ mod tests {
         assert!(validate(&s).unwrap_err().to_string().contains("not namespaced"));
         let mut s = base();
         s.linux.as_mut().unwrap().sysctl.insert("kernel.shmmax".into(), "1".into());
+        assert!(validate(&s).is_ok());
+    }
+
+    #[test]
+    fn uts_sysctls_agree_with_fields() {
+        let mut s = base();
+        s.linux.as_mut().unwrap().sysctl.insert("kernel.hostname".into(), "h".into());
+        assert!(validate(&s).unwrap_err().to_string().contains("hostname field"));
+        let mut s = base();
+        s.domainname = Some("a".into());
+        s.linux.as_mut().unwrap().sysctl.insert("kernel.domainname".into(), "b".into());
+        assert!(validate(&s).unwrap_err().to_string().contains("domainname field"));
+        s.domainname = Some("b".into());
+        assert!(validate(&s).is_ok());
+        s.domainname = None;
         assert!(validate(&s).is_ok());
     }
 

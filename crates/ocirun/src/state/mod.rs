@@ -37,7 +37,7 @@ pub fn validate_id(id: &str) -> Result<()> {
         return bad("must start with a letter or digit");
     }
     if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b)) {
-        return bad("only letters, digits and _ . + - are allowed");
+        return bad("invalid character: only letters, digits and _ . + - are allowed");
     }
     Ok(())
 }
@@ -87,6 +87,7 @@ impl ContainerState {
             pid: if status == Status::Stopped { None } else { Some(self.pid) },
             bundle: self.bundle.to_string_lossy().into_owned(),
             annotations: self.config.annotations.clone(),
+            ..Default::default()
         }
     }
 
