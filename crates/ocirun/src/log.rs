@@ -14,6 +14,8 @@ pub struct LogConfig {
     pub json: bool,
     /// Include debug messages.
     pub debug: bool,
+    /// Leave warnings out too: errors only (`--log-level error`).
+    pub errors_only: bool,
 }
 
 static CONFIG: OnceLock<LogConfig> = OnceLock::new();
@@ -42,6 +44,9 @@ fn emit(level: &str, msg: &str, to_stderr: bool) {
 
 /// A warning: the operation goes on.
 pub fn warn(msg: &str) {
+    if CONFIG.get().is_some_and(|c| c.errors_only) {
+        return;
+    }
     emit("warning", msg, true);
 }
 

@@ -192,7 +192,9 @@ impl Runtime {
             st.cgroup = planned;
             dir.save(st)
         };
-        let mut cg = if self.rootless {
+        let mut cg = if self.no_cgroup {
+            cgroups::setup_disabled(&config, &mut warnings)
+        } else if self.rootless {
             cgroups::setup_rootless(&config, &id, &mut warnings, &mut record)?
         } else {
             cgroups::setup(&config, &id, self.systemd_cgroup, &mut record)?

@@ -90,4 +90,5 @@ pub mod mount;
 pub mod net;
 pub mod netlink;
 pub mod process;
+pub mod regex;
 pub mod seccomp;
