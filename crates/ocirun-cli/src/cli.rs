@@ -184,9 +184,10 @@ pub struct ExecArgs {
     /// Pass N extra fds (3..3+N)
     #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Run in a sub-cgroup of the container ([controller:]path)
-    #[arg(long, value_name = "[CONTROLLER:]PATH")]
-    pub cgroup: Option<String>,
+    /// Run in an existing sub-cgroup of the container (repeatable); with controllers, only in
+    /// their cgroup v1 hierarchies
+    #[arg(long, value_name = "[CONTROLLER[,CONTROLLER]:]PATH")]
+    pub cgroup: Vec<String>,
     /// Allow exec into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,

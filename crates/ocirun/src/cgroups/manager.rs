@@ -113,6 +113,20 @@ impl Manager {
         self.layout.v1_controllers()?.get(controller).map(|m| m.join(self.path.relative()))
     }
 
+    /// The container's directory in each v1 hierarchy, with the controllers mounted there
+    /// (`cpu,cpuacct` is one hierarchy with two).
+    pub fn v1_hierarchies(&self) -> Vec<(Vec<String>, PathBuf)> {
+        let mut out: Vec<(Vec<String>, PathBuf)> = Vec::new();
+        for (ctrl, mount) in self.layout.v1_controllers().into_iter().flatten() {
+            let d = mount.join(self.path.relative());
+            match out.iter_mut().find(|(_, dir)| *dir == d) {
+                Some((ctrls, _)) => ctrls.push(ctrl.clone()),
+                None => out.push((vec![ctrl.clone()], d)),
+            }
+        }
+        out
+    }
+
     /// The container's directory in every hierarchy, each once.
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();

@@ -89,6 +89,9 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     crate::cgroups::join_self(&a.cgroup_procs)
         .map_err(|errno| ChildError::sys("join the container's cgroup", SysError::new("write cgroup.procs", errno)))?;
     exec::set_process_attributes(&a.process, a.linux.as_ref())?;
+    // Its own session and process group, as runc gives it (crun 1.8 leaves it in the
+    // caller's): a kill(0, ...) inside must not reach the caller's process group.
+    p::setsid().map_err(sys("setsid"))?;
     if a.process.terminal {
         let console =
             a.console.as_ref().ok_or_else(|| ChildError::msg("terminal", "a terminal needs a console socket"))?;
@@ -98,7 +101,6 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
         }
         fd::send_with_fd(console.as_fd(), b"/dev/ptmx", Some(master.as_fd())).map_err(sys("send the pty master"))?;
         drop(master);
-        p::setsid().map_err(sys("setsid"))?;
         fd::set_controlling_tty(slave.as_fd()).map_err(sys("controlling terminal"))?;
         for i in 0..3 {
             fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;
