@@ -213,3 +213,27 @@ fn exec_cgroup_with_controllers_on_cgroup_v1() {
         let _ = std::fs::remove_dir(&d);
     }
 }
+
+#[test]
+fn exec_with_a_terminal_as_non_root_owns_its_tty() {
+    // crun's exec-test-uid-tty: `exec -t --user 1` sees its /proc/self/fd/0 owned by uid 1.
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let sock = ConsoleSocket::bind(&t.dir.join("exec-console.sock")).unwrap();
+    let sock_path = sock.path.to_string_lossy().into_owned();
+    let mut cmd = t.command(&["exec", "-t", "-d", "-u", "1", "--console-socket", &sock_path, &t.id, "/bin/sh"]);
+    cmd.stdin(std::process::Stdio::null());
+    t.exec(cmd).expect_ok();
+    let mut pty = sock.master(Duration::from_secs(20)).expect("pty master");
+    // The echo of the typed line must not match: the answer is assembled by printf.
+    pty.write("printf 'own%s-end\\n' \"er-$(stat -L -c %u /proc/self/fd/0)\"\n").unwrap();
+    let seen = pty.read_until("-end\r\n", Duration::from_secs(20));
+    let seen = pty_after_echo(&seen);
+    assert!(seen.contains("owner-1-end"), "tty not owned by uid 1: {seen:?}");
+    pty.write("exit\n").unwrap();
+}
+
+/// What the shell printed after echoing the typed line.
+fn pty_after_echo(seen: &str) -> String {
+    seen.split_once("\"\r\n").map_or(seen, |(_, rest)| rest).to_string()
+}

@@ -194,3 +194,49 @@ fn init_is_pid_1_in_a_new_pid_namespace() {
     assert_eq!(r["pid"], 1);
     assert_eq!(r["ppid"], 0);
 }
+
+#[test]
+fn a_non_root_process_can_reopen_its_own_stdio() {
+    // crun and runc chown the stdio (pipes, files) to the process user; otherwise a reopen
+    // of /dev/stdout through /proc is denied to it. Here stdio is a file (>> keeps it). crun
+    // gives uid and gid, as we do; runc 1.1 only the uid.
+    let Some(mut t) = Test::new() else { return };
+    t.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    t.args(&[
+        "sh",
+        "-c",
+        "stat -L -c %u:%g /proc/self/fd/1 && echo to-out >> /dev/stdout && echo to-err >> /dev/stderr",
+    ]);
+    let out = t.run();
+    out.expect_ok();
+    assert!(out.stdout.contains("to-out") && out.stderr.contains("to-err"), "{out}");
+    assert!(out.stdout.contains("1000:1000"), "stdout is not the user's: {out}");
+}
+
+#[test]
+fn an_exec_as_non_root_can_reopen_its_own_stdio() {
+    let Some(mut t) = Test::new() else { return };
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    t.start().expect_ok();
+    let out = t.rt(&[
+        "exec",
+        "-u",
+        "1001:1002",
+        &t.id,
+        "sh",
+        "-c",
+        "stat -L -c %u:%g /proc/self/fd/1 && echo hi >> /dev/stdout",
+    ]);
+    out.expect_ok();
+    assert!(out.stdout.contains("hi") && out.stdout.contains("1001:1002"), "{out}");
+    // /dev/null given as stdin stays root's: it may be the host's (runc skips it too; crun
+    // 1.8 swaps in a /dev/null of its own and chowns that).
+    let mut cmd = t.command(&["exec", "-u", "1001", &t.id, "stat", "-L", "-c", "%u", "/proc/self/fd/0"]);
+    cmd.stdin(std::process::Stdio::null());
+    let out = t.exec(cmd);
+    out.expect_ok();
+    assert_eq!(out.stdout.trim(), "0", "{out}");
+    let host = std::fs::metadata("/dev/null").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(1);
+    assert_eq!(host, 0, "the host's /dev/null changed owner");
+}

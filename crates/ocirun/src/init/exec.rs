@@ -284,6 +284,7 @@ impl ExecPlan {
 pub fn become_user(process: &Process, caps: Option<&CapSets>, userns: bool) -> Result<(), ChildError> {
     let u = &process.user;
     let sys = |step: &'static str| move |e| ChildError::sys(step, e);
+    chown_stdio(u.uid, u.gid);
     if let Some(c) = caps {
         p::set_keepcaps(true).map_err(sys("keepcaps"))?;
         c.apply_bounding().map_err(sys("capabilities.bounding"))?;
@@ -307,6 +308,26 @@ pub fn become_user(process: &Process, caps: Option<&CapSets>, userns: bool) -> R
         p::set_no_new_privs().map_err(sys("noNewPrivileges"))?;
     }
     Ok(())
+}
+
+/// Give the process user its stdio (pipes, files, the pty slave), as crun and runc do, so a
+/// non-root process can reopen its own /dev/stdout. /dev/null is never chowned (it may be the
+/// host's), nor is what the user already owns; a failure (an id not mapped in the user
+/// namespace, a read-only file system, a file of another user namespace) leaves it as it is.
+fn chown_stdio(uid: u32, gid: u32) {
+    use crate::sys::fs_stat;
+    if uid == 0 {
+        return;
+    }
+    for n in 0..3 {
+        let fd = crate::sys::fd::borrow_raw(n);
+        let Ok(o) = fs_stat::fstat_owner(fd) else { continue };
+        let dev_null = o.mode & libc::S_IFMT == libc::S_IFCHR && o.rdev == libc::makedev(1, 3);
+        if dev_null || (o.uid == uid && o.gid == gid) {
+            continue;
+        }
+        let _ = fs_stat::fchown(fd, uid, gid);
+    }
 }
 
 /// Install the seccomp filter compiled by the parent; with SCMP_ACT_NOTIFY, hand the
