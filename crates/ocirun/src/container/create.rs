@@ -107,6 +107,13 @@ fn check_rootfs(rootfs: &Path) -> Result<()> {
     }
 }
 
+/// The fds of 3..3+N (`preserve_fds` + `listen_fds`) the caller holds. Called before the
+/// runtime opens anything: what it opens later may fill holes in that range, and must not be
+/// passed (see [`crate::init::InitArgs::pass_fds`]).
+pub(crate) fn passed_fds(opts: &CreateOptions) -> Vec<i32> {
+    fd::open_fds(3, opts.preserve_fds.saturating_add(opts.listen_fds))
+}
+
 /// How the init's stdio and terminal are wired.
 pub(crate) enum Console {
     /// No terminal.
@@ -120,20 +127,23 @@ pub(crate) enum Console {
 impl Runtime {
     /// Create a container: after this it is `created` and its init waits for [`Runtime::start`].
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<Created> {
+        let pass_fds = passed_fds(opts);
         let console = match &opts.console_socket {
             Some(p) => Console::Socket(p.clone()),
             None => Console::None,
         };
-        self.create_with(id, opts, console, load_bundle(opts)?)
+        self.create_with(id, opts, console, load_bundle(opts)?, pass_fds)
     }
 
-    /// Create from a bundle already loaded with [`load_bundle`] (`run` reads it only once).
+    /// Create from a bundle already loaded with [`load_bundle`] (`run` reads it only once);
+    /// `pass_fds` is what [`passed_fds`] found before anything was opened.
     pub(crate) fn create_with(
         &self,
         id: &str,
         opts: &CreateOptions,
         console: Console,
         loaded: (Spec, PathBuf, PathBuf),
+        pass_fds: Vec<i32>,
     ) -> Result<Created> {
         crate::state::validate_id(id)?;
         let (mut spec, bundle, rootfs) = loaded;
@@ -167,7 +177,7 @@ impl Runtime {
         };
         // Published with its first state, so `delete --force` can clean up if we are killed.
         let dir = self.store.create(id, &st)?;
-        match self.create_in(&dir, &mut st, opts, console, terminal) {
+        match self.create_in(&dir, &mut st, opts, console, terminal, pass_fds) {
             Ok(c) => Ok(c),
             Err(e) => match cleanup_failed(&dir, &st) {
                 Ok(()) => Err(e),
@@ -183,6 +193,7 @@ impl Runtime {
         opts: &CreateOptions,
         console: Console,
         terminal: bool,
+        pass_fds: Vec<i32>,
     ) -> Result<Created> {
         let mut warnings = Vec::new();
         // The cgroup is recorded before it is made, so a create killed half-way still leaves
@@ -258,7 +269,7 @@ impl Runtime {
             exec_fifo,
             status_fifo,
             console: console_fd,
-            preserve_fds: opts.preserve_fds + opts.listen_fds,
+            pass_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             join: Vec::new(),

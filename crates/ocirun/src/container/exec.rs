@@ -124,6 +124,8 @@ impl Runtime {
     /// Run a process in a running container. Returns its exit code (128+N when killed by
     /// signal N) or, detached, 0 once it started.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        // Before we open anything: fds opened from here on may fill holes in 3..3+N.
+        let pass_fds = fd::open_fds(3, opts.preserve_fds);
         let (dir, st, status) = self.open(id)?;
         drop(dir);
         match status {
@@ -211,7 +213,7 @@ impl Runtime {
                 caps: Some(caps),
                 seccomp,
                 console,
-                preserve_fds: opts.preserve_fds,
+                pass_fds,
                 own_binary: crate::init::selfexec::own_binary(),
             };
             let middle_sync = Channel(

@@ -247,11 +247,11 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
     ) {
         report(e);
     }
-    if let Err(e) = fd::cloexec_from(3 + a.preserve_fds) {
+    if let Err(e) = fd::cloexec_from(3) {
         report(ChildError::sys("close fds", e));
     }
-    for i in 0..a.preserve_fds {
-        let _ = fd::clear_cloexec(3 + i as i32);
+    for &n in &a.pass_fds {
+        let _ = fd::clear_cloexec(n);
     }
     if nnp {
         if let Err(e) = install_seccomp(a.seccomp.as_ref(), a.seccomp_listener.as_ref(), plan.seccomp_state.as_deref())

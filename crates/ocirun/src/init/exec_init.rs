@@ -38,15 +38,16 @@ pub struct ExecArgs {
     pub seccomp: Option<CompiledFilter>,
     /// Socket to send the pty master to.
     pub console: Option<OwnedFd>,
-    /// Extra fds to pass (3..3+N).
-    pub preserve_fds: u32,
+    /// The fds of 3..3+N (`--preserve-fds`) the caller holds, found before the runtime opened
+    /// any of its own (see [`crate::init::InitArgs::pass_fds`]).
+    pub pass_fds: Vec<i32>,
     /// (dev, ino) of the runtime's binary, which the container must never execute.
     pub own_binary: Option<(u64, u64)>,
 }
 
 impl ExecArgs {
     fn keep_fds(&self) -> Vec<i32> {
-        let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
+        let mut k: Vec<i32> = (0..3).chain(self.pass_fds.iter().copied()).collect();
         k.extend([self.pidfd.as_raw_fd(), self.sync.0.as_raw_fd()]);
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
         k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
@@ -121,9 +122,9 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     if nnp {
         exec::install_seccomp(a.seccomp.as_ref(), None, None)?;
     }
-    fd::cloexec_from(3 + a.preserve_fds).map_err(sys("close fds"))?;
-    for i in 0..a.preserve_fds {
-        let _ = fd::clear_cloexec(3 + i as i32);
+    fd::cloexec_from(3).map_err(sys("close fds"))?;
+    for &n in &a.pass_fds {
+        let _ = fd::clear_cloexec(n);
     }
     // The process must outlive `ocirun exec -d`; the sync socket closes on exec, which tells
     // the runtime that exec happened.

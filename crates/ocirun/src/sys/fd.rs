@@ -127,6 +127,14 @@ pub fn cloexec_from(first: u32) -> SysResult<()> {
     Ok(())
 }
 
+/// Which of the `count` fd numbers from `first` are open in this process (fcntl(F_GETFD) on
+/// each: it opens nothing, so the answer is not disturbed by the check itself).
+pub fn open_fds(first: RawFd, count: u32) -> Vec<RawFd> {
+    let last = first.saturating_add(count.min(i32::MAX as u32) as i32);
+    // SAFETY: fcntl(F_GETFD) only queries the fd number; EBADF means it is not open.
+    (first..last).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1).collect()
+}
+
 /// Clear close-on-exec on a raw fd number the process holds (preserved fds).
 pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
     // SAFETY: fcntl on an fd number; EBADF is reported if it is not open.
