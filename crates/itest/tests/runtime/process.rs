@@ -240,3 +240,80 @@ fn an_exec_as_non_root_can_reopen_its_own_stdio() {
     let host = std::fs::metadata("/dev/null").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(1);
     assert_eq!(host, 0, "the host's /dev/null changed owner");
 }
+
+// NOTIFY_SOCKET: the container gets a socket of its own; READY=1 is relayed to the caller's.
+// crun 1.8 relays the same way but mounts the socket at <host path>/notify inside (newer
+// crun, like us, at /run/notify/notify.sock).
+
+/// A datagram socket standing in for systemd's notify socket.
+fn host_notify_socket(t: &Test) -> (std::os::unix::net::UnixDatagram, String) {
+    let path = t.path("host-notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind the host notify socket");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    (sock, path)
+}
+
+/// Every datagram that arrives within `wait`.
+fn received(sock: &std::os::unix::net::UnixDatagram, wait: std::time::Duration) -> Vec<String> {
+    let _ = sock.set_read_timeout(Some(wait));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    got
+}
+
+#[test]
+fn notify_socket_relays_ready_to_the_callers_socket() {
+    let Some(mut t) = Test::new() else { return };
+    let (sock, path) = host_notify_socket(&t);
+    t.reporter_args(&["notify", "STATUS=starting\\nREADY=1"]);
+    t.write_config();
+    let mut cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let out = t.exec(cmd);
+    out.expect_ok();
+    let r = out.json();
+    assert_eq!(r["socket"], "/run/notify/notify.sock", "{out}");
+    assert!(r["sent"].as_u64().is_some(), "the container could not notify: {out}");
+    let got = received(&sock, std::time::Duration::from_secs(2));
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "host socket got {got:?}");
+    assert!(!got.iter().any(|m| m.contains("STATUS=")), "only READY=1 is relayed (as crun): {got:?}");
+}
+
+#[test]
+fn start_waits_for_ready_then_returns() {
+    let Some(mut t) = Test::new() else { return };
+    let (sock, path) = host_notify_socket(&t);
+    let script = format!("sleep 2; {} notify READY=1; sleep 600", itest::REPORTER);
+    t.args(&["sh", "-c", &script]);
+    t.write_config();
+    let mut cmd = t.command(&["create", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    t.exec(cmd).expect_ok();
+    let began = std::time::Instant::now();
+    // crun reads NOTIFY_SOCKET at start (we keep the one given at create); give it to both.
+    let mut cmd = t.command(&["start", &t.id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    t.exec(cmd).expect_ok();
+    let took = began.elapsed();
+    assert!(took >= std::time::Duration::from_millis(1500), "start returned before READY=1 ({took:?})");
+    assert_eq!(t.state()["status"], "running");
+    let got = received(&sock, std::time::Duration::from_secs(1));
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "host socket got {got:?}");
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+}
+
+#[test]
+fn start_does_not_wait_for_ready_from_a_container_that_exited() {
+    // crun: start returns when the container exits without READY=1.
+    let Some(mut t) = Test::new() else { return };
+    let (sock, path) = host_notify_socket(&t);
+    t.args(&["sh", "-c", "sleep 1; exit 4"]);
+    t.write_config();
+    let mut cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    t.exec(cmd).expect_code(4);
+    assert!(received(&sock, std::time::Duration::from_millis(200)).is_empty());
+}

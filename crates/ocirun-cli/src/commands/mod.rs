@@ -38,6 +38,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         listen_fds: listen_fds(),
+        notify_socket: std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()).map(Into::into),
         spec: None,
     }
 }

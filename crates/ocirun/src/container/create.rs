@@ -36,6 +36,9 @@ pub struct CreateOptions {
     /// Socket-activation fds (`LISTEN_FDS` of the caller): passed after the preserved ones,
     /// with `LISTEN_FDS=N` and `LISTEN_PID=1` in the container's environment.
     pub listen_fds: u32,
+    /// The caller's `NOTIFY_SOCKET`: the container gets a socket of its own and `start`
+    /// forwards its READY=1 there (see [`crate::container::notify`]).
+    pub notify_socket: Option<PathBuf>,
     /// A spec to use instead of reading the config file.
     pub spec: Option<Spec>,
 }
@@ -157,6 +160,9 @@ impl Runtime {
                 p.env.push("LISTEN_PID=1".into());
             }
         }
+        if opts.notify_socket.is_some() {
+            super::notify::prepare(&mut spec, &self.store.root().join(id));
+        }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {
             return Err(Error::InvalidArgument("process.terminal is true: pass --console-socket so the pty can be handed to you (or set terminal to false)".into()));
@@ -174,6 +180,7 @@ impl Runtime {
             cgroup: None,
             systemd_cgroup: self.systemd_cgroup,
             rdt: None,
+            notify_socket: opts.notify_socket.clone(),
         };
         // Published with its first state, so `delete --force` can clean up if we are killed.
         let dir = self.store.create(id, &st)?;
@@ -212,6 +219,9 @@ impl Runtime {
         };
         st.rdt = crate::resctrl::setup(&st.config, &st.id)?;
         dir.save(st)?;
+        if st.notify_socket.is_some() {
+            super::notify::make_dir(&dir.path)?;
+        }
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
         let status_fifo = make_fifo(&dir.file("status.fifo"))?;
         let console_fd = if terminal {

@@ -10,6 +10,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod kill;
+pub(crate) mod notify;
 pub mod pause;
 pub mod ps;
 pub mod run;

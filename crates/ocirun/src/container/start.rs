@@ -37,6 +37,11 @@ impl Runtime {
             }
             Err(e) => return Err(SysError::io("open", &exec_path, &e).into()),
         };
+        // Bound before the init runs, so its first READY=1 finds a listener.
+        let notify = match &st.notify_socket {
+            Some(host) => Some((super::notify::listen(&dir.path)?, host.clone())),
+            None => None,
+        };
         // Both FIFOs are done with once the init has them; remove them so a second start fails.
         let _ = std::fs::remove_file(&exec_path);
         let _ = std::fs::remove_file(&status_path);
@@ -60,6 +65,11 @@ impl Runtime {
                     crate::log::warn(&format!("poststart hook {}", e));
                 }
             }
+        }
+        if let Some((sock, host)) = notify {
+            // Not under the container's lock: state, kill and delete go on meanwhile.
+            drop(dir);
+            super::notify::relay_ready(&sock, st.pid, &host)?;
         }
         Ok(())
     }

@@ -72,6 +72,10 @@ pub struct ContainerState {
     /// The container's resctrl group (`linux.intelRdt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdt: Option<crate::resctrl::Group>,
+    /// The caller's `NOTIFY_SOCKET` at create, which `start` forwards READY=1 to
+    /// (see [`crate::container::notify`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl ContainerState {
@@ -341,6 +345,7 @@ mod tests {
             config: Spec::default(),
             cgroup: None,
             systemd_cgroup: false,
+            notify_socket: None,
             rdt: None,
         };
         let c = store.create("c1", &st).unwrap();
