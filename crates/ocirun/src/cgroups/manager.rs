@@ -210,7 +210,12 @@ impl Manager {
                 || c.idle.is_some();
             match self.backend("cpu", "cpu", &v2c) {
                 _ if !asks => {}
-                Some(Backend::V1(d)) => v1::cpu(&d, c)?,
+                Some(Backend::V1(d)) => {
+                    if let Some(mount) = self.layout.v1_controllers().and_then(|m| m.get("cpu")) {
+                        v1::rt_budget(mount, &d, c)?;
+                    }
+                    v1::cpu(&d, c)?
+                }
                 Some(Backend::V2(d)) => v2::cpu(&d, c)?,
                 None => return missing("cpu", "linux.resources.cpu"),
             }
