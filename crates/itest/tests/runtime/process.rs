@@ -317,3 +317,21 @@ fn start_does_not_wait_for_ready_from_a_container_that_exited() {
     t.exec(cmd).expect_code(4);
     assert!(received(&sock, std::time::Duration::from_millis(200)).is_empty());
 }
+
+#[test]
+fn notify_socket_with_a_user_namespace_it_cannot_mount_is_refused_clearly() {
+    // The container's root (host uid 100000) cannot reach the 0700 state directory to mount
+    // the socket: refused before clone instead of failing inside the container.
+    let Some(mut t) = Test::new() else { return };
+    let (_sock, path) = host_notify_socket(&t);
+    t.config["linux"]["namespaces"].as_array_mut().expect("namespaces").push(json!({"type": "user"}));
+    t.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    t.reporter_args(&["exit", "0"]);
+    t.write_config();
+    let mut cmd = t.command(&["run", "--bundle", &t.bundle_str(), &t.id]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let out = t.exec(cmd);
+    out.expect_failure();
+    assert!(out.stderr.contains("NOTIFY_SOCKET") && !out.stderr.contains("init failed"), "{out}");
+}

@@ -161,6 +161,7 @@ impl Runtime {
             }
         }
         if opts.notify_socket.is_some() {
+            super::notify::check_reachable(&spec, p::geteuid())?;
             super::notify::prepare(&mut spec, &self.store.root().join(id));
         }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);

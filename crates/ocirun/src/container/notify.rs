@@ -30,6 +30,28 @@ const SOCKET: &str = "notify.sock";
 /// How long the caller gets to take the READY=1 in (sd_notify_barrier's usual bound).
 const BARRIER_MS: i32 = 5000;
 
+/// Whether the container's init can reach `state_dir/notify` to mount it: with a user
+/// namespace its root must be the owner of the (0700) state directories, as in a rootless
+/// container; a host root that maps the container to other ids cannot (the mount source would
+/// have to be handed over as an fd, which the mount step does not do yet).
+pub(crate) fn check_reachable(spec: &Spec, owner: u32) -> Result<()> {
+    let Some(l) = spec.linux.as_ref() else { return Ok(()) };
+    if !l.namespaces.iter().any(|n| n.typ == "user") {
+        return Ok(());
+    }
+    let root = l.uid_mappings.iter().find(|m| m.container_id == 0).map(|m| m.host_id);
+    if root == Some(owner) {
+        return Ok(());
+    }
+    Err(crate::error::Error::Unsupported {
+        what: "NOTIFY_SOCKET with a user namespace".into(),
+        reason: format!(
+            "the container's root (host uid {}) cannot reach the runtime's state directory to mount its notify socket; unset NOTIFY_SOCKET or map the container's root to uid {owner}",
+            root.map_or("unmapped".to_string(), |r| r.to_string())
+        ),
+    })
+}
+
 /// At create: give the container `NOTIFY_SOCKET` and mount `state_dir/notify` where it points.
 pub(crate) fn prepare(spec: &mut Spec, state_dir: &Path) {
     spec.mounts.push(Mount {
