@@ -37,7 +37,7 @@ pub struct CreateOptions {
     /// with `LISTEN_FDS=N` and `LISTEN_PID=1` in the container's environment.
     pub listen_fds: u32,
     /// The caller's `NOTIFY_SOCKET`: the container gets a socket of its own and `start`
-    /// forwards its READY=1 there (see [`crate::container::notify`]).
+    /// forwards its READY=1 there (as crun relays it).
     pub notify_socket: Option<PathBuf>,
     /// A spec to use instead of reading the config file.
     pub spec: Option<Spec>,

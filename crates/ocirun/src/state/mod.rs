@@ -73,7 +73,7 @@ pub struct ContainerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdt: Option<crate::resctrl::Group>,
     /// The caller's `NOTIFY_SOCKET` at create, which `start` forwards READY=1 to
-    /// (see [`crate::container::notify`]).
+    /// (as crun relays it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_socket: Option<PathBuf>,
 }
