@@ -160,9 +160,9 @@ impl Runtime {
                 p.env.push("LISTEN_PID=1".into());
             }
         }
-        if opts.notify_socket.is_some() {
+        if let Some(host) = &opts.notify_socket {
             super::notify::check_reachable(&spec, p::geteuid())?;
-            super::notify::prepare(&mut spec, &self.store.root().join(id));
+            super::notify::prepare(&mut spec, &self.store.root().join(id), host);
         }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {

@@ -3,10 +3,15 @@
 //! container gets one of its own, and `start` forwards its `READY=1` to the caller's.
 //!
 //! ```text
-//!  create: <state>/notify/ ──bind──▶ /run/notify/   NOTIFY_SOCKET=/run/notify/notify.sock
-//!  start:  bind <state>/notify/notify.sock, release the init
+//!  create: <state>/notify/ ──bind──▶ $NOTIFY_SOCKET/ (the host socket's path, as a directory)
+//!          container env NOTIFY_SOCKET=$NOTIFY_SOCKET/notify
+//!  start:  bind <state>/notify/notify, release the init
 //!          wait for READY=1 (or the init's exit) ──▶ "READY=1" + BARRIER=1 to the host socket
 //! ```
+//!
+//! The paths are crun's (1.8 here, and its current tests): a program that knows the host's
+//! socket path finds the container's below it. An abstract or relative host socket has no
+//! such path; its directory is mounted at `/run/notify`.
 //!
 //! The socket is bound by `start`, the process that waits for it (crun does the same); until
 //! then nothing listens. `start` returns when the container is ready or has exited: a
@@ -23,10 +28,10 @@ use crate::sys::{fd, process as p, SysError};
 
 /// The directory in the state directory that holds the container's socket.
 pub(crate) const STATE_DIR: &str = "notify";
-/// Where that directory appears in the container.
-const CONTAINER_DIR: &str = "/run/notify";
+/// Where that directory appears in the container when the host socket has no absolute path.
+const FALLBACK_DIR: &str = "/run/notify";
 /// The socket's name in it.
-const SOCKET: &str = "notify.sock";
+const SOCKET: &str = "notify";
 /// How long the caller gets to take the READY=1 in (sd_notify_barrier's usual bound).
 const BARRIER_MS: i32 = 5000;
 
@@ -52,10 +57,15 @@ pub(crate) fn check_reachable(spec: &Spec, owner: u32) -> Result<()> {
     })
 }
 
-/// At create: give the container `NOTIFY_SOCKET` and mount `state_dir/notify` where it points.
-pub(crate) fn prepare(spec: &mut Spec, state_dir: &Path) {
+/// At create: give the container `NOTIFY_SOCKET` and mount `state_dir/notify` where it points
+/// (at the host socket's path, see the module doc).
+pub(crate) fn prepare(spec: &mut Spec, state_dir: &Path, host: &Path) {
+    let dir = match host.to_str() {
+        Some(h) if h.starts_with('/') && h.len() > 1 => h.trim_end_matches('/').to_string(),
+        _ => FALLBACK_DIR.to_string(),
+    };
     spec.mounts.push(Mount {
-        destination: CONTAINER_DIR.into(),
+        destination: dir.clone(),
         typ: Some("bind".into()),
         source: Some(state_dir.join(STATE_DIR).to_string_lossy().into_owned()),
         options: vec!["bind".into(), "nosuid".into(), "nodev".into(), "noexec".into()],
@@ -63,7 +73,7 @@ pub(crate) fn prepare(spec: &mut Spec, state_dir: &Path) {
     });
     if let Some(p) = spec.process.as_mut() {
         p.env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
-        p.env.push(format!("NOTIFY_SOCKET={CONTAINER_DIR}/{SOCKET}"));
+        p.env.push(format!("NOTIFY_SOCKET={dir}/{SOCKET}"));
     }
 }
 
@@ -163,11 +173,19 @@ mod tests {
         if let Some(p) = spec.process.as_mut() {
             p.env.push("NOTIFY_SOCKET=/host/path".into());
         }
-        prepare(&mut spec, Path::new("/run/ocirun/c1"));
-        let env = &spec.process.as_ref().map(|p| p.env.clone()).unwrap_or_default();
-        let ns: Vec<&String> = env.iter().filter(|e| e.starts_with("NOTIFY_SOCKET=")).collect();
-        assert_eq!(ns, ["NOTIFY_SOCKET=/run/notify/notify.sock"]);
+        prepare(&mut spec, Path::new("/run/ocirun/c1"), Path::new("/run/systemd/notify"));
+        let env = |s: &Spec| {
+            let env = s.process.as_ref().map(|p| p.env.clone()).unwrap_or_default();
+            env.into_iter().filter(|e| e.starts_with("NOTIFY_SOCKET=")).collect::<Vec<_>>()
+        };
+        assert_eq!(env(&spec), ["NOTIFY_SOCKET=/run/systemd/notify/notify"]);
         let m = spec.mounts.last().expect("a mount");
-        assert_eq!((m.destination.as_str(), m.source.as_deref()), ("/run/notify", Some("/run/ocirun/c1/notify")));
+        assert_eq!(
+            (m.destination.as_str(), m.source.as_deref()),
+            ("/run/systemd/notify", Some("/run/ocirun/c1/notify"))
+        );
+        let mut spec = crate::spec::default::spec(false);
+        prepare(&mut spec, Path::new("/s/c2"), Path::new("@abstract"));
+        assert_eq!(env(&spec), ["NOTIFY_SOCKET=/run/notify/notify"]);
     }
 }
