@@ -228,10 +228,14 @@ pub fn run_with_deadline(mut cmd: Command, io_dir: &Path, timeout: Duration) -> 
     }
 }
 
-/// Builds a command for the runtime binary with stdin from /dev/null.
+/// Builds a command for the runtime binary with stdin from /dev/null, and without a
+/// `NOTIFY_SOCKET` the test run may have inherited (from a systemd unit): with it, every
+/// `start` would wait for a READY=1 that the test containers never send. Tests of the relay
+/// set it themselves.
 pub fn command(rt: &Runtime) -> Command {
     let mut cmd = Command::new(&rt.path);
     cmd.stdin(Stdio::null());
+    cmd.env_remove("NOTIFY_SOCKET");
     cmd
 }
 

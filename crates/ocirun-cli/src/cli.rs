@@ -37,12 +37,19 @@ pub struct Global {
     /// Log format
     #[arg(long = "log-format", global = true, value_name = "text|json", value_parser = ["text", "json"])]
     pub log_format: Option<String>,
-    /// Log debug messages
+    /// Log debug messages (as --log-level debug)
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver
+    /// Messages to log: errors only, errors and warnings (the default), or also debug
+    #[arg(long = "log-level", global = true, value_name = "error|warning|debug", value_parser = ["error", "warning", "debug"])]
+    pub log_level: Option<String>,
+    /// Use the systemd cgroup driver (as --cgroup-manager systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
+    /// How containers get a cgroup: made in the cgroup file system, a systemd scope, or none
+    /// (the container stays in the caller's cgroup and linux.resources is not applied)
+    #[arg(long = "cgroup-manager", global = true, value_name = "cgroupfs|systemd|disabled", value_parser = ["cgroupfs", "systemd", "disabled"])]
+    pub cgroup_manager: Option<String>,
     /// Run without privileges (auto, true or false); with `spec`, write a rootless config
     #[arg(long, global = true, value_name = "auto|true|false", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
@@ -96,7 +103,7 @@ pub struct CreateArgs {
     /// Bundle directory
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub bundle: PathBuf,
-    /// Config file, relative to the bundle if not absolute
+    /// Config file to use instead of the bundle's config.json (relative to the working directory)
     #[arg(short = 'f', long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Unix socket that receives the pty master
@@ -177,9 +184,10 @@ pub struct ExecArgs {
     /// Pass N extra fds (3..3+N)
     #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Run in a sub-cgroup of the container ([controller:]path)
-    #[arg(long, value_name = "[CONTROLLER:]PATH")]
-    pub cgroup: Option<String>,
+    /// Run in an existing sub-cgroup of the container (repeatable); with controllers, only in
+    /// their cgroup v1 hierarchies
+    #[arg(long, value_name = "[CONTROLLER[,CONTROLLER]:]PATH")]
+    pub cgroup: Vec<String>,
     /// Allow exec into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
@@ -190,7 +198,7 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// Container id
+    /// Container id (with --regex, a pattern)
     pub id: String,
     /// Signal name or number
     #[arg(default_value = "TERM")]
@@ -198,15 +206,21 @@ pub struct KillArgs {
     /// Signal every process of the container
     #[arg(short, long)]
     pub all: bool,
+    /// The id is a POSIX extended regular expression: signal every container whose id it matches
+    #[arg(short, long)]
+    pub regex: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// Container id
+    /// Container id (with --regex, a pattern)
     pub id: String,
-    /// Kill the container first if it runs
+    /// Kill the container first if it runs; a container that does not exist is not an error
     #[arg(short, long)]
     pub force: bool,
+    /// The id is a POSIX extended regular expression: delete every container whose id it matches
+    #[arg(short, long)]
+    pub regex: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,13 +15,19 @@ pub struct LogConfig {
     pub json: bool,
     /// Include debug messages.
     pub debug: bool,
+    /// Leave warnings out too: errors only (`--log-level error`).
+    pub errors_only: bool,
 }
 
 struct Logger(LogConfig);
 
 /// Install the writer as the `log` facade's logger (once, at start-up).
 pub fn init(cfg: LogConfig) {
-    let max = if cfg.debug { log::LevelFilter::Debug } else { log::LevelFilter::Warn };
+    let max = match (cfg.debug, cfg.errors_only) {
+        (true, _) => log::LevelFilter::Debug,
+        (false, true) => log::LevelFilter::Error,
+        (false, false) => log::LevelFilter::Warn,
+    };
     // Leaked on purpose: the logger lives as long as the process.
     if log::set_logger(Box::leak(Box::new(Logger(cfg)))).is_ok() {
         log::set_max_level(max);
@@ -40,7 +46,8 @@ fn level_name(level: log::Level) -> &'static str {
 
 impl log::Log for Logger {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::Level::Warn || self.0.debug
+        let floor = if self.0.errors_only { log::Level::Error } else { log::Level::Warn };
+        m.level() <= floor || self.0.debug
     }
 
     fn log(&self, record: &log::Record<'_>) {

@@ -152,6 +152,9 @@ pub enum Error {
     /// A system call failed.
     #[error(transparent)]
     Sys(#[from] SysError),
+    /// A `--regex` pattern did not compile.
+    #[error(transparent)]
+    Regex(#[from] crate::sys::regex::RegexError),
     /// Running without privileges needs something the config or the host lacks.
     #[error(transparent)]
     Rootless(#[from] crate::rootless::RootlessError),
@@ -190,6 +193,7 @@ impl Error {
             Error::Seccomp(e) => e.kind(),
             Error::NetDevice(e) => e.kind(),
             Error::Sys(e) => e.kind(),
+            Error::Regex(_) => ErrorKind::InvalidArgument,
             Error::Rootless(e) => e.kind(),
             Error::Cleanup { error, .. } => error.kind(),
         }

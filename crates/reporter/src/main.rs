@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 const USAGE: &str = "usage: ocirun-reporter [report [SYSCTL...] | exit N | sleep SECS | kill-self SIG |
   cat FILE | write FILE TEXT | ls DIR | stat PATH | syscall NAME | fork N | alloc MB |
-  open-write PATH | wait-signal | netdevs]";
+  open-write PATH | wait-signal | netdevs | notify MESSAGE]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -98,6 +98,16 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             print(json!({"ready": true}));
             let sig = sys::wait_any_signal();
             print(report::errno_or(sig, |s| json!({"signal": s, "name": names::signal_name(s)})));
+        }
+        "notify" => {
+            // sd_notify(3): one datagram to $NOTIFY_SOCKET ('\n' in MESSAGE separates fields).
+            let path = std::env::var("NOTIFY_SOCKET").map_err(|_| "NOTIFY_SOCKET is not set".to_string())?;
+            let msg = arg(0)?.replace("\\n", "\n");
+            let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.send_to(msg.as_bytes(), &path));
+            print(match sent {
+                Ok(n) => json!({"sent": n, "socket": path}),
+                Err(e) => json!({"errno": e.raw_os_error(), "error": e.to_string(), "socket": path}),
+            });
         }
         "help" | "--help" | "-h" => println!("{USAGE}"),
         other => return Err(format!("unknown verb {other:?}")),

@@ -13,6 +13,28 @@ fn scheduler_policy_and_nice() {
 }
 
 #[test]
+fn scheduler_deadline_is_checked_before_clone_naming_the_field() {
+    // crun 1.8 and runc 1.1 ignore process.scheduler (they run these); newer runc checks it
+    // before it starts anything, as we do, where the kernel would say only EINVAL.
+    let Some(mut t) = Test::new() else { return };
+    let cases = [
+        (json!({"policy": "SCHED_DEADLINE", "runtime": 100, "deadline": 1_000_000, "period": 1_000_000}), "runtime"),
+        (json!({"policy": "SCHED_DEADLINE", "runtime": 2_000_000, "deadline": 1_000_000}), "runtime"),
+        (json!({"policy": "SCHED_DEADLINE", "runtime": 100_000, "deadline": 0}), "deadline"),
+        (json!({"policy": "SCHED_DEADLINE", "runtime": 100_000, "deadline": 1_000_000, "period": 10}), "period"),
+        (json!({"policy": "SCHED_FIFO", "priority": 0}), "priority"),
+    ];
+    for (sched, field) in cases {
+        t.config["process"]["scheduler"] = sched.clone();
+        let out = t.run_reporter(&["exit", "0"]);
+        out.expect_failure();
+        let want = format!("process.scheduler.{field}");
+        assert!(out.stderr.contains(&want), "{sched}: the error does not name {want}: {out}");
+        assert!(!out.stderr.contains("init failed"), "{sched}: refused only inside the container: {out}");
+    }
+}
+
+#[test]
 fn io_priority() {
     let Some(mut t) = Test::new() else { return };
     t.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 5});

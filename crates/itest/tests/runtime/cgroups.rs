@@ -461,3 +461,28 @@ fn a_container_leaves_the_hybrid_cgroup2_root_as_it_found_it() {
     let after = std::fs::read_to_string(unified).expect("read subtree_control");
     assert_eq!(before, after, "the cgroup2 root's subtree_control changed");
 }
+
+#[test]
+fn realtime_runtime_is_granted_under_the_runtimes_parent_cgroup_on_v1() {
+    // crun and runc put the container right under the root (950000 us of RT budget); ocirun
+    // nests it under its own parent, which starts with 0 and must be given the budget.
+    let Some(mut t) = Test::new() else { return };
+    if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        itest::skip("no cgroup v1 cpu controller with realtime group scheduling here");
+        return;
+    }
+    t.config["linux"]["resources"] = json!({"cpu": {"realtimeRuntime": 10000, "realtimePeriod": 1_000_000}});
+    t.args(&["sleep", "600"]);
+    t.create().expect_ok();
+    let pid = t.state()["pid"].as_i64().expect("pid");
+    let dir = cgroup_dir(pid, "cpu");
+    assert_eq!(read_cg(&dir, &["cpu.rt_runtime_us"]), "10000");
+    assert_eq!(read_cg(&dir, &["cpu.rt_period_us"]), "1000000");
+    // A second container next to it gets its own share too.
+    let second = t.other_id("rt2");
+    t.rt(&["create", "--bundle", &t.bundle_str(), &second]).expect_ok();
+    let pid2 = t.state_of(&second)["pid"].as_i64().expect("pid");
+    assert_eq!(read_cg(&cgroup_dir(pid2, "cpu"), &["cpu.rt_runtime_us"]), "10000");
+    t.rt(&["delete", "-f", &second]).expect_ok();
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+}

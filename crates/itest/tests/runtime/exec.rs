@@ -147,3 +147,93 @@ fn exec_with_a_terminal_via_console_socket() {
     assert!(seen.contains("/dev/pts/"), "no tty: {seen:?}");
     pty.write("exit\n").unwrap();
 }
+
+/// Fields 5 and 6 of /proc/PID/stat (process group, session) with the pid, read inside.
+fn pgrp_and_session(stat: &str) -> (i64, i64, i64) {
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<i64> = rest.split_whitespace().skip(2).take(2).filter_map(|v| v.parse().ok()).collect();
+    let pid = stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(-1);
+    (pid, f.first().copied().unwrap_or(-1), f.get(1).copied().unwrap_or(-1))
+}
+
+#[test]
+fn exec_and_init_lead_their_own_session_and_process_group() {
+    // runc: both lead a new session (setsid). crun 1.8 does it for the init only: its exec'd
+    // process stays in the caller's group (pgrp 0 inside), where kill(0, ...) reaches the host.
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let out = t.rt(&["exec", &t.id, "cat", "/proc/self/stat"]);
+    out.expect_ok();
+    let (pid, pgrp, sid) = pgrp_and_session(&out.stdout);
+    assert!(pid > 1 && pgrp == pid && sid == pid, "exec'd process: pid {pid} pgrp {pgrp} session {sid}");
+    let out = t.rt(&["exec", &t.id, "cat", "/proc/1/stat"]);
+    out.expect_ok();
+    assert_eq!(pgrp_and_session(&out.stdout), (1, 1, 1), "init: {}", out.stdout);
+}
+
+/// The container's directory in the v1 hierarchy of `ctrl`, from the init's /proc/PID/cgroup.
+fn v1_dir(pid: i64, ctrl: &str) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let line = text.lines().find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == ctrl)))?;
+    let path = line.splitn(3, ':').nth(2)?;
+    Some(std::path::Path::new("/sys/fs/cgroup").join(ctrl).join(path.trim_start_matches('/')))
+}
+
+#[test]
+fn exec_cgroup_with_controllers_on_cgroup_v1() {
+    // runc's syntax: --cgroup [CTRL[,CTRL]:]PATH, repeatable. crun 1.8 ignores a controller
+    // prefix on v1 and leaves the process where it was.
+    let Some(mut t) = Test::new() else { return };
+    let pid = running(&mut t);
+    let (Some(mem), Some(pids)) = (v1_dir(pid, "memory"), v1_dir(pid, "pids")) else {
+        itest::skip("no cgroup v1 memory and pids hierarchies here");
+        return;
+    };
+    for d in [mem.join("a"), mem.join("b"), pids.join("a"), pids.join("b")] {
+        std::fs::create_dir(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+    }
+    let cgroup_of = |out: &itest::Outcome, ctrl: &str| -> String {
+        let line = out.stdout.lines().find(|l| l.split(':').nth(1) == Some(ctrl));
+        line.and_then(|l| l.rsplit('/').next()).unwrap_or("?").to_string()
+    };
+    let out = t.rt(&["exec", "--cgroup", "memory,pids:a", &t.id, "cat", "/proc/self/cgroup"]);
+    out.expect_ok();
+    assert_eq!((cgroup_of(&out, "memory"), cgroup_of(&out, "pids")), ("a".into(), "a".into()), "{out}");
+    let out = t.rt(&["exec", "--cgroup", "memory:a", "--cgroup", "pids:b", &t.id, "cat", "/proc/self/cgroup"]);
+    out.expect_ok();
+    assert_eq!((cgroup_of(&out, "memory"), cgroup_of(&out, "pids")), ("a".into(), "b".into()), "{out}");
+    let out = t.rt(&["exec", "--cgroup", "memory:b", &t.id, "cat", "/proc/self/cgroup"]);
+    out.expect_ok();
+    assert_eq!(cgroup_of(&out, "memory"), "b", "{out}");
+    assert_ne!(cgroup_of(&out, "pids"), "b", "pids moved without being named: {out}");
+    t.rt(&["exec", "--cgroup", "nosuchctrl:a", &t.id, "true"]).expect_failure();
+    t.rt(&["exec", "--cgroup", "memory:../../escape", &t.id, "true"]).expect_failure();
+    t.rt(&["delete", "-f", &t.id]).expect_ok();
+    for d in [mem.join("a"), mem.join("b"), pids.join("a"), pids.join("b")] {
+        let _ = std::fs::remove_dir(&d);
+    }
+}
+
+#[test]
+fn exec_with_a_terminal_as_non_root_owns_its_tty() {
+    // crun's exec-test-uid-tty: `exec -t --user 1` sees its /proc/self/fd/0 owned by uid 1.
+    let Some(mut t) = Test::new() else { return };
+    running(&mut t);
+    let sock = ConsoleSocket::bind(&t.dir.join("exec-console.sock")).unwrap();
+    let sock_path = sock.path.to_string_lossy().into_owned();
+    let mut cmd = t.command(&["exec", "-t", "-d", "-u", "1", "--console-socket", &sock_path, &t.id, "/bin/sh"]);
+    cmd.stdin(std::process::Stdio::null());
+    t.exec(cmd).expect_ok();
+    let mut pty = sock.master(Duration::from_secs(20)).expect("pty master");
+    // The echo of the typed line must not match: the answer is assembled by printf.
+    pty.write("printf 'own%s-end\\n' \"er-$(stat -L -c %u /proc/self/fd/0)\"\n").unwrap();
+    let seen = pty.read_until("-end\r\n", Duration::from_secs(20));
+    let seen = pty_after_echo(&seen);
+    assert!(seen.contains("owner-1-end"), "tty not owned by uid 1: {seen:?}");
+    pty.write("exit\n").unwrap();
+}
+
+/// What the shell printed after echoing the typed line.
+fn pty_after_echo(seen: &str) -> String {
+    seen.split_once("\"\r\n").map_or(seen, |(_, rest)| rest).to_string()
+}

@@ -11,7 +11,14 @@ use crate::cli::{Cli, Command, CreateArgs};
 fn runtime(cli: &Cli) -> Runtime {
     let root = cli.global.root.clone().unwrap_or_else(ocirun::rootless::default_root);
     let mut rt = Runtime::new(root);
-    rt.systemd_cgroup = cli.global.systemd_cgroup;
+    // crun: the last of --systemd-cgroup and --cgroup-manager wins; clap cannot tell their
+    // order, so an explicit --cgroup-manager decides.
+    match cli.global.cgroup_manager.as_deref() {
+        Some("systemd") => rt.systemd_cgroup = true,
+        Some("disabled") => rt.no_cgroup = true,
+        Some(_) => {}
+        None => rt.systemd_cgroup = cli.global.systemd_cgroup,
+    }
     rt.rootless = match cli.global.rootless.as_deref() {
         Some("true") => true,
         Some("false") => false,
@@ -22,13 +29,15 @@ fn runtime(cli: &Cli) -> Runtime {
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
     let mut o = CreateOptions::new(&a.bundle);
-    o.config = a.config.clone();
+    // crun resolves a relative --config against the working directory, not the bundle.
+    o.config = a.config.as_ref().map(|c| std::env::current_dir().map(|d| d.join(c)).unwrap_or_else(|_| c.clone()));
     o.console_socket = a.console_socket.clone();
     o.pid_file = a.pid_file.clone();
     o.no_pivot = a.no_pivot;
     o.no_new_keyring = a.no_new_keyring;
     o.preserve_fds = a.preserve_fds;
     o.listen_fds = listen_fds();
+    o.notify_socket = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()).map(Into::into);
     o
 }
 
@@ -74,9 +83,17 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Exec(a) => exec(&rt, a),
         Command::Kill(a) => {
             let sig = ocirun::container::signal::parse(&a.signal)?;
+            if a.regex {
+                return for_each_match(&rt, &a.id, |id| rt.kill(id, sig, a.all));
+            }
             rt.kill(&a.id, sig, a.all).map(|_| 0)
         }
-        Command::Delete(a) => rt.delete(&a.id, a.force).map(|_| 0),
+        Command::Delete(a) => {
+            if a.regex {
+                return for_each_match(&rt, &a.id, |id| rt.delete(id, a.force));
+            }
+            rt.delete(&a.id, a.force).map(|_| 0)
+        }
         Command::List(a) => list(&rt, a.quiet, &a.format),
         Command::Spec(a) => spec(&a.bundle, cli.global.rootless.as_deref() == Some("true")),
         Command::Features => print_json(&ocirun::features::features()).map(|_| 0),
@@ -86,6 +103,21 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Ps(a) => cgroups::ps(&rt, a),
         Command::Events(a) => cgroups::events(&rt, a),
     }
+}
+
+/// `--regex`: apply `op` to every container whose id matches `pattern` (unanchored POSIX
+/// ERE, as crun). A failure on one container is a warning and the others go on; the command
+/// fails only when the pattern is invalid or the containers cannot be listed.
+fn for_each_match(rt: &Runtime, pattern: &str, op: impl Fn(&str) -> Result<(), Error>) -> Result<i32, Error> {
+    let re = ocirun::sys::regex::Regex::new(pattern)?;
+    for c in rt.list()? {
+        if re.is_match(&c.id) {
+            if let Err(e) = op(&c.id) {
+                log::warn!("{}: {e}", c.id);
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn exec(rt: &Runtime, a: &crate::cli::ExecArgs) -> Result<i32, Error> {

@@ -118,6 +118,20 @@ impl Manager {
         self.layout.v1_controllers()?.get(controller).map(|m| m.join(self.path.relative()))
     }
 
+    /// The container's directory in each v1 hierarchy, with the controllers mounted there
+    /// (`cpu,cpuacct` is one hierarchy with two).
+    pub fn v1_hierarchies(&self) -> Vec<(Vec<String>, PathBuf)> {
+        let mut out: Vec<(Vec<String>, PathBuf)> = Vec::new();
+        for (ctrl, mount) in self.layout.v1_controllers().into_iter().flatten() {
+            let d = mount.join(self.path.relative());
+            match out.iter_mut().find(|(_, dir)| *dir == d) {
+                Some((ctrls, _)) => ctrls.push(ctrl.clone()),
+                None => out.push((vec![ctrl.clone()], d)),
+            }
+        }
+        out
+    }
+
     /// The container's directory in every hierarchy, each once.
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
@@ -252,7 +266,12 @@ impl Manager {
                 || c.idle.is_some();
             match self.backend("cpu", "cpu", &v2c) {
                 _ if !asks => {}
-                Some(Backend::V1(d)) => v1::cpu(&d, c)?,
+                Some(Backend::V1(d)) => {
+                    if let Some(mount) = self.layout.v1_controllers().and_then(|m| m.get("cpu")) {
+                        v1::rt_budget(mount, &d, c)?;
+                    }
+                    v1::cpu(&d, c)?
+                }
                 Some(Backend::V2(d)) => v2::cpu(&d, c)?,
                 None => return missing("cpu", "linux.resources.cpu"),
             }

@@ -28,7 +28,7 @@ impl Drop for TempDir {
 
 use std::collections::BTreeMap;
 
-use super::{v2, CgroupError, CgroupPath, Layout, Manager};
+use super::{v1, v2, CgroupError, CgroupPath, Layout, Manager};
 use crate::spec::*;
 use crate::ErrorKind;
 
@@ -485,4 +485,28 @@ fn manager_round_trips_through_json_with_either_driver() {
     let m = Manager::load(layout, sd);
     let back: Manager = serde_json::from_str(&serde_json::to_string(&m).expect("serialise")).expect("deserialise");
     assert_eq!(back.path().unit(), Some("ocirun-x.scope"));
+}
+
+#[test]
+fn rt_budget_raises_each_ancestor_by_what_the_container_adds() {
+    let t = TempDir::new("rt-budget");
+    let mount = t.path().join("cpu");
+    let parent = mount.join("ocirun");
+    let (other, c) = (parent.join("other"), parent.join("c"));
+    for (d, runtime, period) in
+        [(&mount, "950000", "1000000"), (&parent, "0", "1000000"), (&other, "5000", "500000"), (&c, "0", "1000000")]
+    {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("cpu.rt_runtime_us"), runtime).unwrap();
+        std::fs::write(d.join("cpu.rt_period_us"), period).unwrap();
+    }
+    let cpu = Cpu { realtime_runtime: Some(10_000), realtime_period: Some(1_000_000), ..Default::default() };
+    v1::rt_budget(&mount, &c, &cpu).expect("budget");
+    // 10000 for the container plus the sibling's 5000 per 500000 us, i.e. 10000 per 1 s.
+    assert_eq!(std::fs::read_to_string(parent.join("cpu.rt_runtime_us")).unwrap(), "20000");
+    assert_eq!(std::fs::read_to_string(mount.join("cpu.rt_runtime_us")).unwrap(), "950000", "the root is left alone");
+    // Never lowered.
+    std::fs::write(parent.join("cpu.rt_runtime_us"), "900000").unwrap();
+    v1::rt_budget(&mount, &c, &cpu).expect("budget");
+    assert_eq!(std::fs::read_to_string(parent.join("cpu.rt_runtime_us")).unwrap(), "900000");
 }

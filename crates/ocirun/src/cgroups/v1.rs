@@ -135,6 +135,66 @@ pub fn cpu(dir: &Path, c: &Cpu) -> Result<()> {
     Ok(())
 }
 
+/// Give each ancestor of `dir` below the hierarchy's `mount` the realtime budget its children
+/// need, before `dir` asks for `realtimeRuntime`: a new v1 cpu cgroup has
+/// `cpu.rt_runtime_us` 0, and the kernel refuses a child more than its parent has (our
+/// `/ocirun` parent would refuse every container). An ancestor is only ever raised, by what
+/// the container adds to what its other children already hold.
+pub fn rt_budget(mount: &Path, dir: &Path, c: &Cpu) -> Result<()> {
+    const F: &str = "linux.resources.cpu.realtimeRuntime";
+    let Some(runtime) = c.realtime_runtime.filter(|r| *r > 0) else { return Ok(()) };
+    let period = match c.realtime_period.filter(|p| *p != 0) {
+        Some(p) => p,
+        None => rt_value(dir, "cpu.rt_period_us")?.filter(|p| *p > 0).unwrap_or(1_000_000) as u64,
+    };
+    let Ok(rel) = dir.strip_prefix(mount) else { return Ok(()) };
+    let mut chain = Vec::new();
+    let mut cur = mount.to_path_buf();
+    let comps: Vec<_> = rel.components().collect();
+    for comp in comps.iter().take(comps.len().saturating_sub(1)) {
+        cur.push(comp);
+        chain.push(cur.clone());
+    }
+    // Bottom-up: what each ancestor must hold, as (runtime, period) shares of its children.
+    let mut shares: Vec<(u64, u64)> = vec![(runtime as u64, period)];
+    let mut child = dir.to_path_buf();
+    let mut needs = Vec::new();
+    for a in chain.iter().rev() {
+        for sub in subdirs(a)?.into_iter().filter(|s| *s != child) {
+            let r = rt_value(&sub, "cpu.rt_runtime_us")?.unwrap_or(0);
+            let p = rt_value(&sub, "cpu.rt_period_us")?.unwrap_or(0);
+            if r > 0 && p > 0 {
+                shares.push((r as u64, p as u64));
+            }
+        }
+        needs.push((a.clone(), shares.clone()));
+        child = a.clone();
+    }
+    // Top-down: raise where short, so each write finds its own parent already raised.
+    for (a, shares) in needs.iter().rev() {
+        let Some(a_period) = rt_value(a, "cpu.rt_period_us")?.filter(|p| *p > 0) else { continue };
+        let want: u128 = shares.iter().map(|(r, p)| (*r as u128 * a_period as u128).div_ceil(*p as u128)).sum();
+        let have = rt_value(a, "cpu.rt_runtime_us")?.unwrap_or(0);
+        if have >= 0 && (have as u128) < want {
+            fs::write_field(a, "cpu.rt_runtime_us", &want.to_string(), F)?;
+        }
+    }
+    Ok(())
+}
+
+/// A signed number in a v1 cpu file (`-1` is unlimited); `None` when the file is absent.
+fn rt_value(dir: &Path, file: &str) -> Result<Option<i64>> {
+    let path = dir.join(file);
+    let Some(s) = fs::read_opt(&path)? else { return Ok(None) };
+    Ok(s.trim().parse().ok())
+}
+
+/// The child cgroups of `dir`.
+fn subdirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|source| CgroupError::Read { path: dir.to_path_buf(), source })?;
+    Ok(entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect())
+}
+
 /// The `cpuset` part of [`Cpu`].
 pub fn cpuset(dir: &Path, c: &Cpu) -> Result<()> {
     if let Some(cpus) = c.cpus.as_deref().filter(|s| !s.is_empty()) {

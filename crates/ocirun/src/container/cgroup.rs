@@ -98,6 +98,17 @@ pub fn setup(spec: &Spec, id: &str, systemd: bool, record: Record<'_>) -> Result
     Ok(Cgroup { mgr: Some(mgr), scope: None })
 }
 
+/// No cgroup at all (crun's `--cgroup-manager=disabled`): the init stays in the caller's
+/// cgroup and nothing is recorded. `linux.resources` cannot be applied, which is a warning
+/// (crun ignores it silently).
+pub fn setup_disabled(spec: &Spec, warnings: &mut Vec<String>) -> Cgroup {
+    let res = spec.linux.as_ref().and_then(|l| l.resources.as_ref());
+    if crate::rootless::resources_requested(res) {
+        warnings.push("the cgroup manager is disabled: linux.resources is not applied".into());
+    }
+    Cgroup { mgr: None, scope: None }
+}
+
 /// The cgroup of a rootless container: below our delegated cgroup v2 subtree when there is
 /// one, else none (with a warning, or an error when `linux.resources` asks for limits).
 pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record: Record<'_>) -> Result<Cgroup> {

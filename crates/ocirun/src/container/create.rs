@@ -38,6 +38,9 @@ pub struct CreateOptions {
     /// Socket-activation fds (`LISTEN_FDS` of the caller): passed after the preserved ones,
     /// with `LISTEN_FDS=N` and `LISTEN_PID=1` in the container's environment.
     pub listen_fds: u32,
+    /// The caller's `NOTIFY_SOCKET`: the container gets a socket of its own and `start`
+    /// forwards its READY=1 there (as crun relays it).
+    pub notify_socket: Option<PathBuf>,
     /// A spec to use instead of reading the config file.
     pub spec: Option<Spec>,
 }
@@ -134,6 +137,13 @@ fn check_rootfs(rootfs: &Path) -> Result<()> {
     }
 }
 
+/// The fds of 3..3+N (`preserve_fds` + `listen_fds`) the caller holds. Called before the
+/// runtime opens anything: what it opens later may fill holes in that range, and must not be
+/// passed (see [`crate::init::InitArgs::pass_fds`]).
+pub(crate) fn passed_fds(opts: &CreateOptions) -> Vec<i32> {
+    fd::open_fds(3, opts.preserve_fds.saturating_add(opts.listen_fds))
+}
+
 /// How the init's stdio and terminal are wired.
 pub(crate) enum Console {
     /// No terminal.
@@ -147,20 +157,23 @@ pub(crate) enum Console {
 impl Runtime {
     /// Create a container: after this it is `created` and its init waits for [`Runtime::start`].
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<Created> {
+        let pass_fds = passed_fds(opts);
         let console = match &opts.console_socket {
             Some(p) => Console::Socket(p.clone()),
             None => Console::None,
         };
-        self.create_with(id, opts, console, load_bundle(opts)?)
+        self.create_with(id, opts, console, load_bundle(opts)?, pass_fds)
     }
 
-    /// Create from a bundle already loaded with [`load_bundle`] (`run` reads it only once).
+    /// Create from a bundle already loaded with [`load_bundle`] (`run` reads it only once);
+    /// `pass_fds` is what [`passed_fds`] found before anything was opened.
     pub(crate) fn create_with(
         &self,
         id: &str,
         opts: &CreateOptions,
         console: Console,
         loaded: (Spec, PathBuf, PathBuf),
+        pass_fds: Vec<i32>,
     ) -> Result<Created> {
         crate::state::validate_id(id)?;
         let (mut spec, bundle, rootfs) = loaded;
@@ -176,6 +189,10 @@ impl Runtime {
         }
         if let Some(p) = spec.process.as_mut() {
             mark_init_as_listener(&mut p.env);
+        }
+        if let Some(host) = &opts.notify_socket {
+            super::notify::check_reachable(&spec, p::geteuid())?;
+            super::notify::prepare(&mut spec, &self.store.root().join(id), host);
         }
         let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
         if terminal && matches!(console, Console::None) {
@@ -194,10 +211,11 @@ impl Runtime {
             cgroup: None,
             systemd_cgroup: self.systemd_cgroup,
             rdt: None,
+            notify_socket: opts.notify_socket.clone(),
         };
         // Published with its first state, so `delete --force` can clean up if we are killed.
         let dir = self.store.create(id, &st)?;
-        match self.create_in(&dir, &mut st, opts, console, terminal) {
+        match self.create_in(&dir, &mut st, opts, console, terminal, pass_fds) {
             Ok(c) => Ok(c),
             Err(e) => match cleanup_failed(&dir, &st) {
                 Ok(()) => Err(e),
@@ -213,6 +231,7 @@ impl Runtime {
         opts: &CreateOptions,
         console: Console,
         terminal: bool,
+        pass_fds: Vec<i32>,
     ) -> Result<Created> {
         let mut warnings = Vec::new();
         // The cgroup is recorded before it is made, so a create killed half-way still leaves
@@ -222,13 +241,18 @@ impl Runtime {
             st.cgroup = planned;
             dir.save(st)
         };
-        let mut cg = if self.rootless {
+        let mut cg = if self.no_cgroup {
+            cgroups::setup_disabled(&config, &mut warnings)
+        } else if self.rootless {
             cgroups::setup_rootless(&config, &id, &mut warnings, &mut record)?
         } else {
             cgroups::setup(&config, &id, self.systemd_cgroup, &mut record)?
         };
         st.rdt = crate::resctrl::setup(&st.config, &st.id)?;
         dir.save(st)?;
+        if st.notify_socket.is_some() {
+            super::notify::make_dir(&dir.path)?;
+        }
         let exec_fifo = make_fifo(&dir.file("exec.fifo"))?;
         let status_fifo = make_fifo(&dir.file("status.fifo"))?;
         let console_fd = if terminal {
@@ -293,7 +317,7 @@ impl Runtime {
             exec_fifo,
             status_fifo,
             console: console_fd,
-            preserve_fds: opts.preserve_fds + opts.listen_fds,
+            pass_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             join: Vec::new(),

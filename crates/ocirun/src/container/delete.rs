@@ -9,14 +9,20 @@ use crate::state::{ContainerState, Status};
 use crate::sys::process as p;
 
 impl Runtime {
-    /// Delete a container. Without `force` it must be stopped or created.
+    /// Delete a container. Without `force` it must be stopped or created; with `force` a
+    /// container that does not exist is not an error (as with crun and runc: the engine's
+    /// cleanup may race the container's own removal).
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         if force {
             // What a create killed before it published the container left behind.
             crate::state::validate_id(id)?;
             self.store.remove_stale_staging(id);
         }
-        let dir = self.store.open(id)?;
+        let dir = match self.store.open(id) {
+            Ok(dir) => dir,
+            Err(Error::NotFound { .. }) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let st = match dir.load() {
             Ok(st) => st,
             Err(e @ Error::CorruptState { .. }) => {

@@ -35,8 +35,10 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Allow exec into a paused container.
     pub ignore_paused: bool,
-    /// Run in this sub-cgroup of the container's cgroup (relative path).
-    pub sub_cgroup: Option<String>,
+    /// Run in sub-cgroups of the container's cgroup, as runc's repeatable `--cgroup`: each
+    /// entry is `[CONTROLLER[,CONTROLLER...]:]PATH`, PATH relative to the container's cgroup;
+    /// without controllers it applies to every hierarchy, with them only to theirs (v1).
+    pub sub_cgroup: Vec<String>,
     /// Unix socket that receives a pidfd of the new process.
     pub pidfd_socket: Option<PathBuf>,
 }
@@ -170,6 +172,8 @@ impl Runtime {
     /// Start the process; with `detached` false and a terminal without console socket, also
     /// return our end of the socket that receives the pty master.
     fn exec_started(&self, id: &str, opts: &ExecOptions, detached: bool) -> Result<(Child, Option<OwnedFd>)> {
+        // Before we open anything: fds opened from here on may fill holes in 3..3+N.
+        let pass_fds = fd::open_fds(3, opts.preserve_fds);
         let (dir, st, status) = self.open(id)?;
         drop(dir);
         match status {
@@ -232,10 +236,16 @@ impl Runtime {
             _ => None,
         };
         let cgroup_procs = match super::cgroup::recorded(&st) {
-            Some(m) => match &opts.sub_cgroup {
-                None => m.procs_files()?,
-                Some(sub) => sub_cgroup_procs(&m, sub)?,
-            },
+            Some(m) if opts.sub_cgroup.is_empty() => m.procs_files()?,
+            Some(m) => {
+                let dirs = sub_cgroup_dirs(&m.v1_hierarchies(), m.unified_dir(), &opts.sub_cgroup)?;
+                dirs.iter().map(|d| open_procs(d)).collect::<Result<Vec<_>>>()?
+            }
+            None if !opts.sub_cgroup.is_empty() => {
+                return Err(Error::InvalidArgument(format!(
+                    "--cgroup: container {id:?} has no cgroup of its own to have sub-cgroups"
+                )))
+            }
             None => Vec::new(),
         };
         if process.terminal && opts.console_socket.is_none() && detached {
@@ -269,7 +279,7 @@ impl Runtime {
                 caps: Some(caps),
                 seccomp,
                 console,
-                preserve_fds: opts.preserve_fds,
+                pass_fds,
                 own_binary: crate::init::selfexec::own_binary(),
             };
             let middle_sync = Channel(
@@ -355,28 +365,108 @@ fn wait_exec(sync: &Channel, child: i32, threaded: bool, listener: Option<&Liste
     init.or(exec_child).ok_or_else(|| Error::Init(ChildError::msg("exec", "the process exited before it was started")))
 }
 
-fn sub_cgroup_procs(m: &crate::cgroups::Manager, sub: &str) -> Result<Vec<std::fs::File>> {
-    let (ctrl, path) = match sub.split_once(':') {
-        Some((c, p)) => (Some(c), p),
-        None => (None, sub),
-    };
-    if path.split('/').any(|c| c == "..") {
-        return Err(Error::InvalidArgument(format!("--cgroup {sub:?} must stay inside the container's cgroup")));
-    }
-    let mut files = Vec::new();
-    for dir in m.dirs() {
-        if let Some(c) = ctrl {
-            if !dir.to_string_lossy().contains(&format!("/{c}/")) {
-                files.push(open_procs(&dir)?);
-                continue;
+/// The directory to join in each hierarchy for `exec --cgroup` (see
+/// [`ExecOptions::sub_cgroup`]): `v1` is each v1 hierarchy's controllers and the container's
+/// directory there, `unified` the container's cgroup v2 directory. A later entry naming a
+/// controller wins over an earlier one; an entry without controllers applies where no entry
+/// names one.
+fn sub_cgroup_dirs(v1: &[(Vec<String>, PathBuf)], unified: Option<PathBuf>, subs: &[String]) -> Result<Vec<PathBuf>> {
+    let bad = |sub: &str, why: &str| Error::InvalidArgument(format!("--cgroup {sub:?}: {why}"));
+    let mut all: Option<&str> = None;
+    let mut by_ctrl: Vec<(&str, &str)> = Vec::new();
+    for sub in subs {
+        let (ctrls, path) = match sub.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, sub.as_str()),
+        };
+        let rel = path.trim_start_matches('/');
+        if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+            return Err(bad(sub, "give a path inside the container's cgroup"));
+        }
+        match ctrls {
+            None => all = Some(rel),
+            Some(list) => {
+                if v1.is_empty() {
+                    return Err(bad(sub, "cgroup v2 has a single hierarchy: give the path without controller names"));
+                }
+                for c in list.split(',') {
+                    if !v1.iter().any(|(names, _)| names.iter().any(|n| n == c)) {
+                        return Err(bad(sub, &format!("no cgroup v1 hierarchy has the controller {c:?}")));
+                    }
+                    by_ctrl.push((c, rel));
+                }
             }
         }
-        files.push(open_procs(&dir.join(path.trim_start_matches('/')))?);
     }
-    Ok(files)
+    let mut dirs = Vec::new();
+    for (names, dir) in v1 {
+        let named = by_ctrl.iter().rev().find(|(c, _)| names.iter().any(|n| n == c)).map(|(_, p)| *p);
+        dirs.push(match named.or(all) {
+            Some(rel) => dir.join(rel),
+            None => dir.clone(),
+        });
+    }
+    if let Some(u) = unified {
+        dirs.push(match all {
+            Some(rel) => u.join(rel),
+            None => u,
+        });
+    }
+    Ok(dirs)
 }
 
 fn open_procs(dir: &std::path::Path) -> Result<std::fs::File> {
     let p = dir.join("cgroup.procs");
     std::fs::OpenOptions::new().write(true).open(&p).map_err(|e| SysError::io("open", &p, &e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hybrid() -> (Vec<(Vec<String>, PathBuf)>, Option<PathBuf>) {
+        let h = |names: &[&str], d: &str| (names.iter().map(|n| n.to_string()).collect(), PathBuf::from(d));
+        (
+            vec![
+                h(&["cpu", "cpuacct"], "/cg/cpu,cpuacct/c"),
+                h(&["memory"], "/cg/memory/c"),
+                h(&["pids"], "/cg/pids/c"),
+            ],
+            Some(PathBuf::from("/cg/unified/c")),
+        )
+    }
+
+    fn dirs(subs: &[&str]) -> Result<Vec<String>> {
+        let (v1, u) = hybrid();
+        let subs: Vec<String> = subs.iter().map(|s| s.to_string()).collect();
+        Ok(sub_cgroup_dirs(&v1, u, &subs)?.iter().map(|d| d.display().to_string()).collect())
+    }
+
+    #[test]
+    fn a_path_alone_applies_to_every_hierarchy() {
+        let want = ["/cg/cpu,cpuacct/c/s", "/cg/memory/c/s", "/cg/pids/c/s", "/cg/unified/c/s"];
+        assert_eq!(dirs(&["s"]).unwrap(), want);
+        assert_eq!(dirs(&["/s"]).unwrap(), want);
+    }
+
+    #[test]
+    fn controllers_select_their_v1_hierarchies_as_runc() {
+        assert_eq!(
+            dirs(&["memory,cpuacct:s"]).unwrap(),
+            ["/cg/cpu,cpuacct/c/s", "/cg/memory/c/s", "/cg/pids/c", "/cg/unified/c"]
+        );
+        assert_eq!(
+            dirs(&["a", "pids:b"]).unwrap(),
+            ["/cg/cpu,cpuacct/c/a", "/cg/memory/c/a", "/cg/pids/c/b", "/cg/unified/c/a"]
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        assert!(dirs(&["../x"]).is_err());
+        assert!(dirs(&["memory:"]).is_err());
+        assert!(dirs(&["bogus:x"]).is_err());
+        let v2 = sub_cgroup_dirs(&[], Some(PathBuf::from("/u/c")), &["memory:x".to_string()]);
+        assert!(v2.is_err());
+    }
 }

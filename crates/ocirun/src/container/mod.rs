@@ -11,6 +11,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod kill;
+pub(crate) mod notify;
 pub mod pause;
 pub mod ps;
 pub mod run;
@@ -40,6 +41,9 @@ pub struct Runtime {
     pub(crate) store: Store,
     /// Use the systemd cgroup driver.
     pub systemd_cgroup: bool,
+    /// Give containers no cgroup of their own (crun's `--cgroup-manager=disabled`): the init
+    /// stays in the caller's cgroup and `linux.resources` is not applied.
+    pub no_cgroup: bool,
     /// Run without privileges (rootless): require a user namespace and use a cgroup only
     /// where one is delegated to us (see [`crate::rootless`]). [`Runtime::new`] sets it when
     /// the effective uid is not 0.
@@ -49,7 +53,12 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime keeping its state under `root`; rootless when not running as root.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Runtime { store: Store::new(root), systemd_cgroup: false, rootless: crate::sys::process::geteuid() != 0 }
+        Runtime {
+            store: Store::new(root),
+            systemd_cgroup: false,
+            no_cgroup: false,
+            rootless: crate::sys::process::geteuid() != 0,
+        }
     }
 
     /// A runtime with the default state root: `$XDG_RUNTIME_DIR/ocirun` when not root (see

@@ -38,6 +38,7 @@ impl RunOptions {
 impl Runtime {
     /// Run a container. Returns its exit code (128+N when killed by signal N), or 0 detached.
     pub fn run(&self, id: &str, opts: &CreateOptions, ropts: &RunOptions) -> Result<i32> {
+        let pass_fds = super::create::passed_fds(opts);
         // Read and check the bundle once: it decides how the terminal is wired, then create uses it.
         let loaded = super::create::load_bundle(opts)?;
         let terminal = loaded.0.process.as_ref().is_some_and(|p| p.terminal);
@@ -52,7 +53,7 @@ impl Runtime {
         // is lost; the init resets its mask. SIGCHLD is left alone: waiting uses a pidfd.
         let old_mask = if ropts.detach { None } else { Some(p::block_signals(&FORWARD)?) };
         let result = (|| {
-            let created = self.create_with(id, opts, console, loaded)?;
+            let created = self.create_with(id, opts, console, loaded, pass_fds)?;
             for w in &created.warnings {
                 log::warn!("{w}");
             }

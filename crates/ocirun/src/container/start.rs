@@ -37,6 +37,11 @@ impl Runtime {
             }
             Err(e) => return Err(SysError::io("open", &exec_path, &e).into()),
         };
+        // Bound before the init runs, so its first READY=1 finds a listener.
+        let notify = match &st.notify_socket {
+            Some(host) => Some((super::notify::listen(&dir.path)?, host.clone())),
+            None => None,
+        };
         // Both FIFOs are done with once the init has them; remove them so a second start fails.
         let _ = std::fs::remove_file(&exec_path);
         let _ = std::fs::remove_file(&status_path);
@@ -44,8 +49,8 @@ impl Runtime {
         drop(exec_fifo);
         // Under a notify filter (loaded during create) the init's last calls may wait on an
         // agent that never answers: do not wait for the exec then, as crun and runc never do.
-        let notify = st.config.linux.as_ref().and_then(|l| l.seccomp.as_ref()).is_some_and(|s| s.uses_notify());
-        let report = if notify { Vec::new() } else { read_until_eof(&mut status_fifo)? };
+        let seccomp_notify = st.config.linux.as_ref().and_then(|l| l.seccomp.as_ref()).is_some_and(|s| s.uses_notify());
+        let report = if seccomp_notify { Vec::new() } else { read_until_eof(&mut status_fifo)? };
         if !report.is_empty() {
             st.status = Status::Stopped;
             dir.save(&st)?;
@@ -61,6 +66,11 @@ impl Runtime {
                     log::warn!("poststart hook {e}");
                 }
             }
+        }
+        if let Some((sock, host)) = notify {
+            // Not under the container's lock: state, kill and delete go on meanwhile.
+            drop(dir);
+            super::notify::relay_ready(&sock, st.pid, &host)?;
         }
         Ok(())
     }

@@ -234,7 +234,7 @@ pub fn finish(a: &InitArgs, plan: ExecPlan) -> ! {
         report(seal_and_exec(filter, true, &plan));
     }
     if let Some(process) = &a.spec.process {
-        if let Err(e) = last_steps(process, a.caps.as_ref(), a.userns, a.preserve_fds, filter.is_some()) {
+        if let Err(e) = last_steps(process, a.caps.as_ref(), a.userns, &a.pass_fds, filter.is_some()) {
             report(e);
         }
     }
@@ -254,7 +254,7 @@ pub(crate) fn loads_early(a: &InitArgs) -> bool {
 pub(crate) fn seal_early(a: &InitArgs) -> Result<Option<std::os::fd::OwnedFd>, ChildError> {
     let Some(filter) = a.seccomp.as_ref().filter(|f| f.uses_notify()) else { return Ok(None) };
     let process = a.spec.process.as_ref().ok_or_else(|| ChildError::msg("process", "the config has no process"))?;
-    last_steps(process, a.caps.as_ref(), a.userns, a.preserve_fds, true)?;
+    last_steps(process, a.caps.as_ref(), a.userns, &a.pass_fds, true)?;
     let notify = crate::seccomp::install(filter).map_err(|e| ChildError::msg("seccomp", e.to_string()))?;
     let notify = notify.ok_or_else(|| ChildError::msg("seccomp", "the kernel returned no notify fd"))?;
     a.sync
@@ -265,22 +265,22 @@ pub(crate) fn seal_early(a: &InitArgs) -> Result<Option<std::os::fd::OwnedFd>, C
 
 /// Everything between the set-up and the seccomp filter, in order: the LSM exec label, the
 /// user's ids and capabilities, no_new_privs, the final CPU affinity, and close-on-exec on
-/// every fd past the preserved ones (our own stay usable up to the exec). `filter_next` keeps
+/// every fd but the ones passed on (our own stay usable up to the exec). `filter_next` keeps
 /// CAP_SYS_ADMIN for a filter loaded without no_new_privs (see [`CapSets::apply_sets`]).
 pub(crate) fn last_steps(
     process: &Process,
     caps: Option<&CapSets>,
     userns: bool,
-    preserve_fds: u32,
+    pass_fds: &[i32],
     filter_next: bool,
 ) -> Result<(), ChildError> {
     crate::lsm::apply_exec_labels(process).map_err(|e| ChildError::sys("LSM exec label", e))?;
     let keep_admin = filter_next && !process.no_new_privileges;
     become_user(process, caps, userns, keep_admin)?;
     set_cpu_affinity(process.exec_cpu_affinity.as_ref().and_then(|x| x.final_.as_deref()), "execCPUAffinity.final")?;
-    fd::cloexec_from(3 + preserve_fds).map_err(|e| ChildError::sys("close fds", e))?;
-    for i in 0..preserve_fds {
-        let _ = fd::clear_cloexec(3 + i as i32);
+    fd::cloexec_from(3).map_err(|e| ChildError::sys("close fds", e))?;
+    for &n in pass_fds {
+        let _ = fd::clear_cloexec(n);
     }
     Ok(())
 }
@@ -333,6 +333,7 @@ pub fn become_user(
 ) -> Result<(), ChildError> {
     let u = &process.user;
     let sys = |step: &'static str| move |e| ChildError::sys(step, e);
+    chown_stdio(u.uid, u.gid);
     if let Some(c) = caps {
         p::set_keepcaps(true).map_err(sys("keepcaps"))?;
         c.apply_bounding().map_err(sys("capabilities.bounding"))?;
@@ -356,4 +357,24 @@ pub fn become_user(
         p::set_no_new_privs().map_err(sys("noNewPrivileges"))?;
     }
     Ok(())
+}
+
+/// Give the process user its stdio (pipes, files, the pty slave), as crun and runc do, so a
+/// non-root process can reopen its own /dev/stdout. /dev/null is never chowned (it may be the
+/// host's), nor is what the user already owns; a failure (an id not mapped in the user
+/// namespace, a read-only file system, a file of another user namespace) leaves it as it is.
+fn chown_stdio(uid: u32, gid: u32) {
+    use crate::sys::fs_stat;
+    if uid == 0 {
+        return;
+    }
+    for n in 0..3 {
+        let fd = crate::sys::fd::borrow_stdio(n);
+        let Ok(o) = fs_stat::fstat_owner(fd) else { continue };
+        let dev_null = o.mode & libc::S_IFMT == libc::S_IFCHR && o.rdev == libc::makedev(1, 3);
+        if dev_null || (o.uid == uid && o.gid == gid) {
+            continue;
+        }
+        let _ = fs_stat::fchown(fd, uid, gid);
+    }
 }

@@ -38,15 +38,16 @@ pub struct ExecArgs {
     pub seccomp: Option<CompiledFilter>,
     /// Socket to send the pty master to.
     pub console: Option<OwnedFd>,
-    /// Extra fds to pass (3..3+N).
-    pub preserve_fds: u32,
+    /// The fds of 3..3+N (`--preserve-fds`) the caller holds, found before the runtime opened
+    /// any of its own (see [`crate::init::InitArgs::pass_fds`]).
+    pub pass_fds: Vec<i32>,
     /// (dev, ino) of the runtime's binary, which the container must never execute.
     pub own_binary: Option<(u64, u64)>,
 }
 
 impl ExecArgs {
     fn keep_fds(&self) -> Vec<i32> {
-        let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
+        let mut k: Vec<i32> = (0..3).chain(self.pass_fds.iter().copied()).collect();
         k.extend([self.pidfd.as_raw_fd(), self.sync.0.as_raw_fd()]);
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
         k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));
@@ -89,6 +90,9 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     crate::cgroups::join_self(&a.cgroup_procs)
         .map_err(|errno| ChildError::sys("join the container's cgroup", SysError::new("write cgroup.procs", errno)))?;
     exec::set_process_attributes(&a.process, a.linux.as_ref())?;
+    // Its own session and process group, as runc gives it (crun 1.8 leaves it in the
+    // caller's): a kill(0, ...) inside must not reach the caller's process group.
+    p::setsid().map_err(sys("setsid"))?;
     if a.process.terminal {
         let console =
             a.console.as_ref().ok_or_else(|| ChildError::msg("terminal", "a terminal needs a console socket"))?;
@@ -98,7 +102,6 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
         }
         fd::send_with_fd(console.as_fd(), b"/dev/ptmx", Some(master.as_fd())).map_err(sys("send the pty master"))?;
         drop(master);
-        p::setsid().map_err(sys("setsid"))?;
         fd::set_controlling_tty(slave.as_fd()).map_err(sys("controlling terminal"))?;
         for i in 0..3 {
             fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;
@@ -110,7 +113,7 @@ fn steps(a: &ExecArgs) -> Result<std::convert::Infallible, ChildError> {
     // the runtime that exec happened.
     p::set_pdeathsig(0).map_err(sys("pdeathsig"))?;
     let filter = a.seccomp.as_ref();
-    exec::last_steps(&a.process, a.caps.as_ref(), a.userns, a.preserve_fds, filter.is_some())?;
+    exec::last_steps(&a.process, a.caps.as_ref(), a.userns, &a.pass_fds, filter.is_some())?;
     match filter.filter(|f| f.uses_notify()) {
         // The notify fd goes to the runtime for the listener; the sendmsg that carries it is
         // the one call between the filter and the exec (the runtime checked it is allowed).

@@ -43,8 +43,11 @@ pub struct InitArgs {
     pub status_fifo: OwnedFd,
     /// Connected console socket, when the process has a terminal.
     pub console: Option<OwnedFd>,
-    /// How many fds after stdio to pass on (`--preserve-fds`).
-    pub preserve_fds: u32,
+    /// The fds after stdio to pass on (`--preserve-fds`, `LISTEN_FDS`): those of 3..3+N the
+    /// caller holds, found before the runtime opened any of its own. The runtime's fds that
+    /// land in that range (in its holes) are not passed: a kept lock or sync fd would hang
+    /// `start` or `run`.
+    pub pass_fds: Vec<i32>,
     /// Use MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
     /// Do not create a new session keyring.
@@ -104,7 +107,7 @@ pub fn run(args: InitArgs) -> ! {
 impl InitArgs {
     fn keep_fds(&self) -> Vec<i32> {
         use std::os::fd::AsRawFd;
-        let mut k: Vec<i32> = (0..3 + self.preserve_fds as i32).collect();
+        let mut k: Vec<i32> = (0..3).chain(self.pass_fds.iter().copied()).collect();
         k.extend([self.sync.0.as_raw_fd(), self.exec_fifo.as_raw_fd(), self.status_fifo.as_raw_fd()]);
         k.extend(self.console.iter().map(|c| c.as_raw_fd()));
         k.extend(self.cgroup_procs.iter().map(|c| c.as_raw_fd()));

@@ -100,6 +100,9 @@ pub fn setup(a: &InitArgs) -> Result<ExecPlan, ChildError> {
     }
     set_uts(spec)?;
     loopback_up(a)?;
+    // Its own session and process group, as crun and runc give it: a kill(0, ...) inside
+    // must not reach the runtime's (the engine's) process group on the host.
+    p::setsid().map_err(sys("setsid"))?;
     if process.terminal {
         setup_terminal(a, newroot.as_fd())?;
     }
@@ -306,7 +309,6 @@ fn setup_terminal(a: &InitArgs, root: std::os::fd::BorrowedFd<'_>) -> Result<(),
     fd::send_with_fd(console.as_fd(), b"/dev/ptmx", Some(master.as_fd()))
         .map_err(sys("send the pty master to the console socket"))?;
     drop(master);
-    p::setsid().map_err(sys("setsid"))?;
     fd::set_controlling_tty(slave.as_fd()).map_err(sys("controlling terminal"))?;
     for i in 0..3 {
         fd::dup2(slave.as_fd(), i).map_err(sys("terminal stdio"))?;

@@ -101,6 +101,90 @@ pub fn validate_process(p: &crate::spec::Process) -> Result<(), SpecError> {
                 return Err(SpecError::new("process.oomScoreAdj", format!("{adj} is outside -1000..=1000")));
             }
         }
+        if let Some(s) = &p.scheduler {
+            validate_scheduler(s, &DeadlinePeriods::from_host())?;
+        }
+    }
+    Ok(())
+}
+
+/// The period bounds the kernel allows a SCHED_DEADLINE task, in ns
+/// (`kernel.sched_deadline_period_{min,max}_us`).
+struct DeadlinePeriods {
+    min: u64,
+    max: u64,
+}
+
+impl DeadlinePeriods {
+    fn from_host() -> Self {
+        let read = |name: &str, default: u64| {
+            std::fs::read_to_string(format!("/proc/sys/kernel/sched_deadline_period_{name}_us"))
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        // The kernel's defaults: 100 us and 2^22 us (about 4.2 s).
+        DeadlinePeriods { min: read("min", 100) * 1000, max: read("max", 1 << 22) * 1000 }
+    }
+}
+
+/// Check `process.scheduler` as sched_setattr(2) would, so a bad value is refused before clone
+/// with the field named instead of the kernel's bare EINVAL from inside the container.
+fn validate_scheduler(s: &crate::spec::Scheduler, periods: &DeadlinePeriods) -> Result<(), SpecError> {
+    let f = |name: &str| format!("process.scheduler.{name}");
+    let realtime = matches!(s.policy.as_str(), "SCHED_FIFO" | "SCHED_RR");
+    let deadline = s.policy == "SCHED_DEADLINE";
+    if !realtime && !deadline && !matches!(s.policy.as_str(), "SCHED_OTHER" | "SCHED_BATCH" | "SCHED_IDLE") {
+        return Err(SpecError::new(f("policy"), format!("unknown policy {:?}", s.policy)));
+    }
+    if let Some(n) = s.nice {
+        if !(-20..=19).contains(&n) {
+            return Err(SpecError::new(f("nice"), format!("{n} is outside -20..=19")));
+        }
+    }
+    match s.priority.unwrap_or(0) {
+        p if realtime && !(1..=99).contains(&p) => {
+            return Err(SpecError::new(f("priority"), format!("{p} is outside 1..=99, the range of {}", s.policy)))
+        }
+        p if !realtime && p != 0 => {
+            return Err(SpecError::new(
+                f("priority"),
+                format!("{p}: only SCHED_FIFO and SCHED_RR take a priority (it must be 0 for {})", s.policy),
+            ))
+        }
+        _ => {}
+    }
+    if !deadline {
+        for (name, v) in [("runtime", s.runtime), ("deadline", s.deadline), ("period", s.period)] {
+            if v.is_some_and(|v| v != 0) {
+                return Err(SpecError::new(f(name), format!("only SCHED_DEADLINE takes a {name}, not {}", s.policy)));
+            }
+        }
+        return Ok(());
+    }
+    let (runtime, dl) = (s.runtime.unwrap_or(0), s.deadline.unwrap_or(0));
+    // A period of 0 means "equal to the deadline".
+    let period = s.period.filter(|p| *p != 0).unwrap_or(dl);
+    if dl == 0 {
+        return Err(SpecError::new(f("deadline"), "missing or 0: SCHED_DEADLINE needs a deadline (ns)"));
+    }
+    if runtime < 1024 {
+        return Err(SpecError::new(f("runtime"), format!("{runtime} ns is below the kernel's minimum of 1024 ns")));
+    }
+    if runtime > dl {
+        return Err(SpecError::new(f("runtime"), format!("{runtime} ns is above the deadline ({dl} ns)")));
+    }
+    if period < dl {
+        return Err(SpecError::new(f("period"), format!("{period} ns is below the deadline ({dl} ns)")));
+    }
+    if period < periods.min || period > periods.max {
+        return Err(SpecError::new(
+            f("period"),
+            format!(
+                "{period} ns is outside {}..={} ns (kernel.sched_deadline_period_min_us and _max_us; without a period the deadline is the period)",
+                periods.min, periods.max
+            ),
+        ));
     }
     Ok(())
 }
@@ -343,6 +427,41 @@ mod tests {
             p.args = vec!["/bin/true".into()];
         }
         s
+    }
+
+    #[test]
+    fn scheduler_deadline_rules_name_the_field() {
+        let periods = DeadlinePeriods { min: 100_000, max: 4_194_304_000 };
+        let dl = |runtime, deadline, period| crate::spec::Scheduler {
+            policy: "SCHED_DEADLINE".into(),
+            runtime: Some(runtime),
+            deadline: Some(deadline),
+            period: Some(period),
+            ..Default::default()
+        };
+        let field = |s: &crate::spec::Scheduler| validate_scheduler(s, &periods).map_err(|e| e.field);
+        assert_eq!(field(&dl(100_000, 1_000_000, 1_000_000)), Ok(()));
+        assert_eq!(field(&dl(100_000, 1_000_000, 0)), Ok(()));
+        assert_eq!(field(&dl(100, 1_000_000, 1_000_000)), Err("process.scheduler.runtime".into()));
+        assert_eq!(field(&dl(2_000_000, 1_000_000, 1_000_000)), Err("process.scheduler.runtime".into()));
+        assert_eq!(field(&dl(100_000, 0, 1_000_000)), Err("process.scheduler.deadline".into()));
+        assert_eq!(field(&dl(100_000, 1_000_000, 500_000)), Err("process.scheduler.period".into()));
+        assert_eq!(field(&dl(10_000, 50_000, 50_000)), Err("process.scheduler.period".into()));
+        assert_eq!(field(&dl(100_000, 1_000_000, 5_000_000_000)), Err("process.scheduler.period".into()));
+        let mut prio = dl(100_000, 1_000_000, 0);
+        prio.priority = Some(10);
+        assert_eq!(field(&prio), Err("process.scheduler.priority".into()));
+        let other = |policy: &str, priority, runtime| crate::spec::Scheduler {
+            policy: policy.into(),
+            priority,
+            runtime,
+            ..Default::default()
+        };
+        assert_eq!(field(&other("SCHED_FIFO", Some(50), None)), Ok(()));
+        assert_eq!(field(&other("SCHED_FIFO", Some(0), None)), Err("process.scheduler.priority".into()));
+        assert_eq!(field(&other("SCHED_OTHER", Some(5), None)), Err("process.scheduler.priority".into()));
+        assert_eq!(field(&other("SCHED_BATCH", None, Some(10))), Err("process.scheduler.runtime".into()));
+        assert_eq!(field(&other("SCHED_FOO", None, None)), Err("process.scheduler.policy".into()));
     }
 
     #[test]

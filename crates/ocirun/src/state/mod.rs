@@ -75,6 +75,10 @@ pub struct ContainerState {
     /// The container's resctrl group (`linux.intelRdt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdt: Option<crate::resctrl::Group>,
+    /// The caller's `NOTIFY_SOCKET` at create, which `start` forwards READY=1 to
+    /// (as crun relays it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl ContainerState {
@@ -352,6 +356,7 @@ mod tests {
             config: Spec::default(),
             cgroup: None,
             systemd_cgroup: false,
+            notify_socket: None,
             rdt: None,
         };
         let c = store.create("c1", &st).unwrap();
@@ -387,6 +392,7 @@ mod tests {
             cgroup: None,
             systemd_cgroup: false,
             rdt: None,
+            notify_socket: None,
         };
         let c = store.create("c2", &st).unwrap();
         let written_before = r#"{"layout": {"controllers": {"blkio": "/sys/fs/cgroup/blkio", "cpu": "/sys/fs/cgroup/cpu", "memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}, "mode": "hybrid", "unified": "/sys/fs/cgroup/unified"}, "path": {"driver": "fs", "path": "/ocirun/t1"}}"#;

@@ -127,6 +127,14 @@ pub fn cloexec_from(first: u32) -> SysResult<()> {
     Ok(())
 }
 
+/// Which of the `count` fd numbers from `first` are open in this process (fcntl(F_GETFD) on
+/// each: it opens nothing, so the answer is not disturbed by the check itself).
+pub fn open_fds(first: RawFd, count: u32) -> Vec<RawFd> {
+    let last = first.saturating_add(count.min(i32::MAX as u32) as i32);
+    // SAFETY: fcntl(F_GETFD) only queries the fd number; EBADF means it is not open.
+    (first..last).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1).collect()
+}
+
 /// Clear close-on-exec on a raw fd number the process holds (preserved fds).
 pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
     // SAFETY: fcntl on an fd number; EBADF is reported if it is not open.
@@ -134,6 +142,15 @@ pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
         return Err(SysError::last("fcntl(F_SETFD)"));
     }
     Ok(())
+}
+
+/// Borrow standard fd `n` (0, 1 or 2) of this process, for calls like fstat and fchown on it.
+pub(crate) fn borrow_stdio(n: RawFd) -> BorrowedFd<'static> {
+    assert!((0..3).contains(&n), "borrow_stdio is for fds 0, 1 and 2");
+    // SAFETY: fds 0-2 are never closed by the library: they stay open (or are replaced by
+    // dup2, which keeps the number valid) for the life of the process; a closed one only
+    // makes the call on it fail with EBADF.
+    unsafe { BorrowedFd::borrow_raw(n) }
 }
 
 /// Write all of `data` to `fd`.

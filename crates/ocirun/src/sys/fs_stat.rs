@@ -62,3 +62,38 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> SysResult<()> {
     }
     Ok(())
 }
+
+/// What `fstat(2)` says about who owns `fd` and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// Owning uid.
+    pub uid: u32,
+    /// Owning gid.
+    pub gid: u32,
+    /// `st_mode` (type and permission bits).
+    pub mode: u32,
+    /// `st_rdev`: the device number of a character or block device.
+    pub rdev: u64,
+}
+
+/// Owner, type and device number of `fd`.
+pub fn fstat_owner(fd: std::os::fd::BorrowedFd<'_>) -> SysResult<Owner> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == -1 {
+        return Err(SysError::last("fstat"));
+    }
+    Ok(Owner { uid: st.st_uid, gid: st.st_gid, mode: st.st_mode, rdev: st.st_rdev })
+}
+
+/// Change the owner of `fd` ([`fchown(2)`](https://man7.org/linux/man-pages/man2/fchown.2.html)).
+pub fn fchown(fd: std::os::fd::BorrowedFd<'_>, uid: u32, gid: u32) -> SysResult<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid fd; no pointers.
+    if unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) } == -1 {
+        return Err(SysError::last("fchown"));
+    }
+    Ok(())
+}

@@ -84,8 +84,8 @@ pub type SysResult<T> = Result<T, SysError>;
 
 // Private: several calls here (clone3, fork, raw fd borrowing, execve) are only sound in a
 // single-threaded child or under a contract the library keeps; programs using the library
-// get safe operations on `Runtime` instead. Only the seccomp notify helpers are public, for
-// programs that act as a seccomp agent.
+// get safe operations on `Runtime` instead. Public: the seccomp notify helpers, for programs
+// that act as a seccomp agent, and the C library's POSIX regex (ids matched as crun does).
 pub(crate) mod bpf;
 pub(crate) mod caps;
 pub(crate) mod fd;
@@ -94,4 +94,5 @@ pub(crate) mod mount;
 pub(crate) mod net;
 pub(crate) mod netlink;
 pub(crate) mod process;
+pub mod regex;
 pub mod seccomp;
