@@ -35,6 +35,9 @@ io=$(mktemp -d /tmp/ocirun-vm-io.XXXXXX)
 trap 'rm -rf --one-file-system "$io"' EXIT
 printf '%s\n' "$*" >"$io/cmd"
 # TCG, not KVM: the /dev/kvm here is nested and slower than plain emulation.
+# The guest writes the command's output to /io/out as it runs; it is followed here live.
+tail -n +1 -F "$io/out" 2>/dev/null &
+tailer=$!
 set +e
 timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -cpu max -smp "${OCIRUN_VM_CPUS:-2}" -m 2048 \
     -nographic -no-reboot -nodefaults -serial file:"$io/console" \
@@ -46,7 +49,9 @@ timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -cpu max -smp "${OCIRUN_
     >"$io/qemu.log" 2>&1
 qrc=$?
 set -e
-[ -f "$io/out" ] && cat "$io/out"
+sleep 0.5
+kill "$tailer" 2>/dev/null || true
+wait "$tailer" 2>/dev/null || true
 if [ -f "$io/rc" ]; then
     exit "$(cat "$io/rc")"
 fi

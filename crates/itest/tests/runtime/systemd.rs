@@ -179,6 +179,11 @@ fn a_real_systemd_owns_the_scope_and_delete_stops_it() {
     if runtime().kind != Kind::Ocirun {
         return skip("talks to systemd's private socket, which only ocirun's driver uses");
     }
+    if Path::new("/run/systemd/private").exists() {
+        // The test's own systemd would be checked for through the host's /run until it mounts
+        // its private one, and the layout checks below are for a hybrid host.
+        return skip("a systemd already runs on this host; this test starts its own on hosts without one");
+    }
     let Some(mut t) = Test::new() else { return };
     let sd = match Systemd::start(&t.dir) {
         Ok(sd) => sd,
