@@ -309,6 +309,15 @@ fn the_hosts_systemd_owns_the_scope_and_delete_stops_it() {
     t.rt(&["--systemd-cgroup", "update", "--memory", "96m", "--pids-limit", "30", &t.id]).expect_ok();
     assert_eq!(read(mem.join(mem_file)).trim(), (96u64 << 20).to_string());
     assert_eq!(read(pids.join("pids.max")).trim(), "30");
+    // systemd was told too (SetUnitProperties), so a daemon reload keeps the new limits.
+    let mem_prop = if v2 { "MemoryMax" } else { "MemoryLimit" };
+    let show = host_systemctl_show(&unit, &format!("TasksMax,{mem_prop}"));
+    for want in ["TasksMax=30".to_string(), format!("{mem_prop}={}", 96u64 << 20)] {
+        assert!(show.contains(&want), "systemd's view of {unit} after update lacks {want}:\n{show}");
+    }
+    let reload = Command::new("systemctl").arg("daemon-reload").status().expect("systemctl daemon-reload");
+    assert!(reload.success());
+    assert_eq!(read(pids.join("pids.max")).trim(), "30", "a reload restored the old limit");
 
     t.rt(&["--systemd-cgroup", "delete", "--force", &t.id]).expect_ok();
     let show = host_systemctl_show(&unit, "ActiveState,LoadState");
