@@ -634,12 +634,17 @@ fn remove_dir(d: &Path) -> Result<()> {
     }
 }
 
-/// Enable every available controller from `root` down to `dir`'s parent, so `dir` gets them.
-/// Failures are not errors here: a controller that could not be enabled is missing from
-/// `dir`'s `cgroup.controllers`, and applying a resource that needs it names it.
 /// Enable controllers for `dir` in `cgroup.subtree_control` of each ancestor from `root` down:
 /// all that are available (`only` = None) or just those in `only`. A controller already
-/// enabled is left alone, so nothing is written where nothing is missing.
+/// enabled is left alone, so nothing is written where nothing is missing. Failures are not
+/// errors here: a controller that could not be enabled is missing from `dir`'s
+/// `cgroup.controllers`, and applying a resource that needs it names it.
+///
+/// An ancestor below the root that holds processes (the caller's own delegated cgroup, for a
+/// rootless container) is left alone: the kernel refuses domain controllers there (EBUSY),
+/// but accepts the threaded ones (cpu, cpuset, pids), which turns it into a thread root and
+/// every new child into "domain invalid", so the init could never join its cgroup
+/// (EOPNOTSUPP). Seen on a pure v2 kernel; the hybrid host's unified mount has no controllers.
 fn enable_controllers(root: &Path, dir: &Path, only: Option<&[&str]>) {
     let Ok(rel) = dir.strip_prefix(root) else {
         return;
@@ -649,11 +654,13 @@ fn enable_controllers(root: &Path, dir: &Path, only: Option<&[&str]>) {
     for (i, part) in parts.iter().enumerate() {
         let avail = fs::read_opt(&cur.join("cgroup.controllers")).ok().flatten().unwrap_or_default();
         let enabled = fs::read_opt(&cur.join("cgroup.subtree_control")).ok().flatten().unwrap_or_default();
-        for c in avail.split_whitespace() {
-            if only.is_some_and(|o| !o.contains(&c)) {
-                continue;
-            }
-            if !enabled.split_whitespace().any(|e| e == c) {
+        let mut missing = avail
+            .split_whitespace()
+            .filter(|c| only.map_or(true, |o| o.contains(c)))
+            .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+            .peekable();
+        if missing.peek().is_some() && (cur == root || !has_processes(&cur)) {
+            for c in missing {
                 let _ = fs::write(&cur.join("cgroup.subtree_control"), &format!("+{c}"));
             }
         }
@@ -661,6 +668,10 @@ fn enable_controllers(root: &Path, dir: &Path, only: Option<&[&str]>) {
             cur.push(part);
         }
     }
+}
+
+fn has_processes(dir: &Path) -> bool {
+    fs::read_opt(&dir.join("cgroup.procs")).ok().flatten().is_some_and(|p| !p.trim().is_empty())
 }
 
 fn memory_is_default(m: &crate::spec::Memory) -> bool {

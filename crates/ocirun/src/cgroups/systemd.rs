@@ -133,6 +133,13 @@ impl Systemd {
         self.wait_job(unit, &job, "start")
     }
 
+    /// Change `unit`'s resource properties at run time (`update`), so a later daemon reload
+    /// rewrites the new limits into the cgroup rather than the ones the scope started with.
+    pub fn set_unit_properties(&mut self, unit: &str, props: Vec<Value>) -> Result<()> {
+        let args = vec![Value::str(unit), Value::Bool(true), Value::Array("(sv)".into(), props)];
+        self.call("set the scope's properties", unit, "SetUnitProperties", args).map(|_| ())
+    }
+
     /// Stop `unit` and forget a failed state. A unit that is already gone is not an error.
     pub fn stop_unit(&mut self, unit: &str) -> Result<()> {
         self.subscribe(unit)?;
@@ -231,12 +238,21 @@ pub fn scope_properties(s: &ScopeSpec<'_>, r: &Resources) -> Result<Vec<Value>> 
         prop("TasksAccounting", Value::Bool(true)),
         prop(if s.v2 { "IOAccounting" } else { "BlockIOAccounting" }, Value::Bool(true)),
     ];
+    p.extend(resource_properties(s.v2, r, Some(s.proc_devices))?);
+    Ok(p)
+}
+
+/// The resource properties for what `r` sets (for `SetUnitProperties` on `update`, and the
+/// resource part of [`scope_properties`]). Device properties only with `proc_devices`: an
+/// empty rule list means "no device" at create, but "unchanged" in an update.
+pub fn resource_properties(v2: bool, r: &Resources, proc_devices: Option<&str>) -> Result<Vec<Value>> {
+    let mut p = Vec::new();
     let max = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
     if let Some(m) = &r.memory {
         if let Some(l) = m.limit.filter(|l| *l != 0) {
-            p.push(prop(if s.v2 { "MemoryMax" } else { "MemoryLimit" }, Value::U64(max(l))));
+            p.push(prop(if v2 { "MemoryMax" } else { "MemoryLimit" }, Value::U64(max(l))));
         }
-        if s.v2 {
+        if v2 {
             if let Some(low) = m.reservation.filter(|l| *l > 0) {
                 p.push(prop("MemoryLow", Value::U64(low as u64)));
             }
@@ -251,7 +267,7 @@ pub fn scope_properties(s: &ScopeSpec<'_>, r: &Resources) -> Result<Vec<Value>> 
     }
     if let Some(c) = &r.cpu {
         if let Some(sh) = c.shares.filter(|s| *s != 0) {
-            if s.v2 {
+            if v2 {
                 let sh = sh.clamp(2, 262_144);
                 p.push(prop("CPUWeight", Value::U64(1 + ((sh - 2) * 9999) / 262_142)));
             } else {
@@ -267,7 +283,7 @@ pub fn scope_properties(s: &ScopeSpec<'_>, r: &Resources) -> Result<Vec<Value>> 
             p.push(prop("CPUQuotaPeriodUSec", Value::U64(period)));
         }
         // systemd drives cpuset only on the unified hierarchy.
-        if s.v2 {
+        if v2 {
             if let Some(cpus) = c.cpus.as_deref().filter(|c| !c.is_empty()) {
                 p.push(prop("AllowedCPUs", bytes(bitmask(cpus, "linux.resources.cpu.cpus")?)));
             }
@@ -280,14 +296,14 @@ pub fn scope_properties(s: &ScopeSpec<'_>, r: &Resources) -> Result<Vec<Value>> 
         p.push(prop("TasksMax", Value::U64(if pids.limit <= 0 { u64::MAX } else { pids.limit as u64 })));
     }
     if let Some(w) = r.block_io.as_ref().and_then(|b| b.weight).filter(|w| *w > 0) {
-        if s.v2 {
+        if v2 {
             let w = u64::from(w.clamp(10, 1000));
             p.push(prop("IOWeight", Value::U64(1 + ((w - 10) * 9999) / 990)));
         } else {
             p.push(prop("BlockIOWeight", Value::U64(u64::from(w))));
         }
     }
-    if let Some(allow) = device_allow(&r.devices, s.proc_devices) {
+    if let Some(allow) = proc_devices.and_then(|d| device_allow(&r.devices, d)) {
         p.push(prop("DevicePolicy", Value::str("strict")));
         let list = allow.into_iter().map(|(node, acc)| Value::Struct(vec![Value::Str(node), Value::Str(acc)]));
         p.push(prop("DeviceAllow", Value::Array("(ss)".into(), list.collect())));
@@ -450,6 +466,16 @@ mod tests {
         assert!(get(&p, "MemoryLimit").is_none() && get(&p, "CPUShares").is_none());
         // The whole list has the type StartTransientUnit takes.
         assert_eq!(Value::Array("(sv)".into(), p).signature(), "a(sv)");
+    }
+
+    #[test]
+    fn update_properties_are_the_resources_alone_and_leave_devices_unless_given() {
+        let r = Resources { pids: Some(Pids { limit: 30 }), ..Default::default() };
+        let p = resource_properties(true, &r, None).expect("props");
+        assert_eq!(p, vec![prop("TasksMax", Value::U64(30))]);
+        // At create an empty rule list is "no device"; an update without rules changes none.
+        let p = resource_properties(true, &r, Some("")).expect("props");
+        assert_eq!(get(&p, "DevicePolicy"), Some(&Value::str("strict")));
     }
 
     #[test]

@@ -475,6 +475,20 @@ fn v2_create_enables_controllers_in_the_parents() {
 }
 
 #[test]
+fn v2_create_leaves_an_ancestor_with_processes_alone() {
+    // Enabling pids there would make it a thread root and the new child "domain invalid".
+    let t = TempDir::new("v2p");
+    let (layout, _) = v2_host(&t, &[]);
+    let own = t.path().join("cg2/own");
+    touch(&own, &["cgroup.subtree_control"]);
+    put(&own.join("cgroup.controllers"), "cpu pids\n");
+    put(&own.join("cgroup.procs"), "4242\n");
+    Manager::create(layout, path("/own/ctr")).expect("create");
+    assert_eq!(get(&own.join("cgroup.subtree_control")), "");
+    assert_eq!(get(&t.path().join("cg2/cgroup.subtree_control")), "+pids", "the root is always enabled");
+}
+
+#[test]
 fn manager_round_trips_through_json_with_either_driver() {
     let layout = Layout::V2 { root: "/sys/fs/cgroup".into() };
     let m = Manager::load(layout.clone(), path("/ocirun/x"));

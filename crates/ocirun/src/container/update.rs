@@ -13,7 +13,7 @@
 //! "deny all" on every write; they are the container's rules as `create` computed them.
 
 use super::Runtime;
-use crate::cgroups::devices;
+use crate::cgroups::{devices, systemd};
 use crate::error::{Error, Result};
 use crate::spec::{BlockIo, Cpu, Memory, Network, Resources};
 use crate::state::Status;
@@ -32,6 +32,15 @@ impl Runtime {
         let mut write = touched(&merged, update);
         if !update.devices.is_empty() {
             write.devices = devices::container_rules(&merged.devices, &linux.devices);
+        }
+        if let Some(unit) = mgr.path().unit() {
+            // systemd owns the scope: tell it first, or a reload would restore the old limits.
+            let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+            let devices = (!write.devices.is_empty()).then_some(proc_devices.as_str());
+            let props = systemd::resource_properties(mgr.layout().is_v2(), &write, devices)?;
+            if !props.is_empty() {
+                systemd::Systemd::connect()?.set_unit_properties(unit, props)?;
+            }
         }
         mgr.update(&write)?;
         linux.resources = Some(merged);
