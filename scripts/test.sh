@@ -2,7 +2,8 @@
 # The whole test suite, as root on a fresh Debian 12 machine: installs what it needs, builds,
 # runs the unit and kernel tests, the integration tests (against the built ocirun), the
 # library examples, the packaging (static binary, make install, .deb), the engines (podman,
-# Docker, containerd), the benchmark's quick mode and bounded fuzzing.
+# Docker, containerd), the benchmark's quick mode, bounded fuzzing, and the cgroup-dependent
+# tests again in pure cgroup v2 and pure v1 guests (tests/vm).
 #
 # Every step runs under a deadline: a hang fails that step, naming it, and the suite goes on
 # to the next one. A step that cannot run here exits 77 after printing why; it is counted as
@@ -47,7 +48,7 @@ step() {
 install_packages() {
     local need=() pkg
     for pkg in busybox-static crun runc hyperfine file python3 iproute2 time make man-db groff-base uidmap gcc \
-        systemd strace; do
+        systemd strace debootstrap qemu-system-x86 e2fsprogs; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     [ ${#need[@]} -eq 0 ] && { echo "all packages present"; return 0; }
@@ -90,6 +91,9 @@ static=target/x86_64-unknown-linux-gnu/release/ocirun
 step engines 2400 python3 tests/engines/run --runtime "$static" --quick
 step bench 900 python3 bench/run --quick --ocirun "$static"
 step fuzz 900 fuzz
+# Last: the cgroup-dependent tests in a pure cgroup v2 and a pure v1 guest (QEMU, software
+# emulation; the first run also builds the guest image, cached by recipe under target/vm).
+step vm-guests 2700 bash tests/vm/run-suite.sh
 
 echo
 echo "suite time: $(($(date +%s) - t_suite))s"
