@@ -364,7 +364,9 @@ impl Stream {
     /// The events printed so far.
     fn events(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+        // Only whole lines: the last one may still be being written.
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        whole.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("JSON line")).collect()
     }
 
     #[track_caller]

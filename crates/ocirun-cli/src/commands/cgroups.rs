@@ -90,10 +90,13 @@ pub fn events(rt: &Runtime, a: &EventsArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// One event as one JSON line, flushed so a reader sees it at once.
+/// One event as one JSON line, in one write and flushed, so a reader sees it whole at once
+/// (`writeln!` wrote a line longer than stdout's buffer and its newline in two writes, and a
+/// reader polling the file could see half a line).
 fn print_line(v: &impl serde::Serialize) -> std::io::Result<()> {
-    let line = serde_json::to_string(v).map_err(std::io::Error::other)?;
+    let mut line = serde_json::to_string(v).map_err(std::io::Error::other)?;
+    line.push('\n');
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")?;
+    out.write_all(line.as_bytes())?;
     out.flush()
 }
