@@ -42,7 +42,7 @@ set +e
 timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -cpu max -smp "${OCIRUN_VM_CPUS:-2}" -m 2048 \
     -nographic -no-reboot -nodefaults -serial file:"$io/console" \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 panic=-1 $cg ocirun_vm.checkout=$repo" \
+    -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 panic=-1 apparmor=1 security=apparmor $cg ocirun_vm.checkout=$repo" \
     -drive file="$image/rootfs.ext4",format=raw,if=virtio,snapshot=on \
     -virtfs local,path="$repo",mount_tag=checkout,security_model=none,id=checkout \
     -virtfs local,path="$io",mount_tag=io,security_model=none,id=io \
