@@ -488,3 +488,74 @@ fn realtime_runtime_is_granted_under_the_runtimes_parent_cgroup_on_v1() {
     t.rt(&["delete", "-f", &second]).expect_ok();
     t.rt(&["delete", "-f", &t.id]).expect_ok();
 }
+
+/// A hook that writes `/proc/<the init's pid>/cgroup` (the pid from its state JSON) to
+/// `<dir>/<name>`.
+fn cgroup_hook(dir: &Path, name: &str) -> Value {
+    let script =
+        format!("pid=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); cat /proc/$pid/cgroup > {}/{name}", dir.display());
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+/// Device plugins (nvidia-container-toolkit's prestart hook and others) find the container's
+/// cgroup through `/proc/PID/cgroup` of its init: crun and runc have the init in its cgroup
+/// before the first hook runs, also when a pids limit of 1 is set.
+#[test]
+fn prestart_and_create_runtime_hooks_see_the_init_in_its_cgroup() {
+    for resources in [json!({}), json!({"pids": {"limit": 1}})] {
+        let Some(mut t) = Test::new() else { return };
+        let dir = t.dir.join("hooks");
+        std::fs::create_dir(&dir).unwrap();
+        t.config["hooks"] = json!({
+            "prestart": [cgroup_hook(&dir, "prestart")],
+            "createRuntime": [cgroup_hook(&dir, "createRuntime")],
+        });
+        t.config["linux"]["resources"] = resources.clone();
+        t.reporter_args(&["exit", "0"]);
+        t.create().expect_ok();
+        let pid = t.state()["pid"].as_i64().expect("state has the init's pid");
+        let now = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
+        let outside = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        assert_ne!(now, outside, "the created init is still in the test's own cgroup");
+        for hook in ["prestart", "createRuntime"] {
+            let seen = std::fs::read_to_string(dir.join(hook)).unwrap_or_else(|e| panic!("{hook} hook output: {e}"));
+            assert_eq!(seen, now, "{hook} hook (resources {resources}) saw the init elsewhere than its cgroup");
+        }
+        t.start().expect_ok();
+        t.wait_status("stopped");
+    }
+}
+
+/// On pure cgroup v2 the kernel creates the init in its cgroup (clone3 with
+/// CLONE_INTO_CGROUP; ocirun says so at debug level); a pids limit too tight for the runtime's
+/// set-up makes the init join as its last step instead. Both end in the same cgroup.
+#[test]
+fn on_pure_v2_the_init_is_cloned_into_its_cgroup() {
+    if itest::runtime::runtime().kind != itest::runtime::Kind::Ocirun {
+        return itest::skip("checks ocirun's own debug log");
+    }
+    if std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .all(|l| !(l.split(' ').nth(4) == Some("/sys/fs/cgroup") && l.contains(" - cgroup2 ")))
+    {
+        return itest::skip("not a pure cgroup v2 host");
+    }
+    for (resources, cloned) in [(json!({"memory": {"limit": 64 << 20}}), true), (json!({"pids": {"limit": 1}}), false)]
+    {
+        let Some(mut t) = Test::new() else { return };
+        t.config["linux"]["resources"] = resources.clone();
+        t.reporter_args(&["exit", "0"]);
+        t.write_config();
+        let out = t.rt(&["--log-level", "debug", "create", "--bundle", &t.bundle_str(), &t.id]);
+        out.expect_ok();
+        assert_eq!(out.stderr.contains("by clone3"), cloned, "resources {resources}: {out}");
+        assert!(!out.stderr.contains("refused CLONE_INTO_CGROUP"), "{out}");
+        let pid = t.state()["pid"].as_i64().unwrap();
+        let dir = cgroup_dir(pid, "memory");
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert!(procs.lines().any(|l| l == pid.to_string()), "init {pid} not in {}: {procs}", dir.display());
+        t.start().expect_ok();
+        t.wait_status("stopped");
+    }
+}

@@ -1,7 +1,19 @@
 //! Glue between the lifecycle and the cgroup manager ([`crate::cgroups`]): create the
-//! container's cgroup from the spec, hand the init the `cgroup.procs` files it joins as its
-//! last set-up step (so the runtime's own memory is never charged to the container), record
-//! the manager in the state, and kill, thaw and destroy on delete.
+//! container's cgroup from the spec, put the init in it, record the manager in the state, and
+//! kill, thaw and destroy on delete.
+//!
+//! ## When the init enters its cgroup
+//! As with crun and runc, the init is in its cgroup from clone on: prestart and createRuntime
+//! hooks read `/proc/PID/cgroup` to find it (device plugins add device rules there). On pure
+//! v2 the kernel creates it there (`clone3(CLONE_INTO_CGROUP)`), which also spares the
+//! migration's RCU grace period; elsewhere the parent writes its pid right after clone.
+//!
+//! The exception is a limit too tight for the runtime's own set-up (a memory limit below
+//! [`TIGHT_MEMORY`] or a pids limit below [`TIGHT_PIDS`]) when no hook runs before start: the
+//! init then joins as its last step before `execve` with the `cgroup.procs` files opened here,
+//! so the set-up is charged to the caller (v2 never moves charges; v1 only with
+//! `memory.move_charge_at_immigrate`, left off) and `/bin/true` still runs with a
+//! 128 KiB limit and `pids.max` 1.
 //!
 //! With `--systemd-cgroup` the cgroup is a systemd scope ([`crate::cgroups::systemd`]):
 //! `setup` only connects to systemd, [`Cgroup::place`] starts the scope with the child in it
@@ -13,6 +25,7 @@
 //! asks for limits.
 
 use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::cgroups::systemd::{self, ScopeSpec, Systemd};
@@ -26,27 +39,72 @@ use crate::sys::process as p;
 /// Called with the planned cgroup's state before it is created.
 pub type Record<'a> = &'a mut dyn FnMut(Option<Manager>) -> Result<()>;
 
+/// A memory limit (bytes) below which the runtime's set-up is kept off the container's charge.
+/// The init's own set-up charges a few hundred KiB of copied pages plus kernel objects
+/// (mount and namespace copies, page tables); 16 MiB leaves a wide margin.
+pub const TIGHT_MEMORY: i64 = 16 << 20;
+/// A pids limit below which the init joins last: set-up may briefly use a second and third
+/// process (the fork into a joined pid namespace, the helper that makes an idmapped mount's
+/// user namespace).
+pub const TIGHT_PIDS: i64 = 4;
+
 /// The container's cgroup during create; none for a rootless container without delegation.
 #[derive(Debug)]
 pub struct Cgroup {
     mgr: Option<Manager>,
     /// With the systemd driver: the connection and what to start once the child exists.
     scope: Option<(Systemd, Resources)>,
+    placement: Placement,
+}
+
+/// How the init gets into its cgroup (see the module docs).
+#[derive(Debug)]
+enum Placement {
+    /// Created there by clone3 (pure v2); the parent writes the pid if the kernel refuses.
+    Clone(OwnedFd),
+    /// The parent writes the pid right after clone.
+    Parent,
+    /// The init joins itself as its last step.
+    Init,
 }
 
 impl Cgroup {
-    /// The `cgroup.procs` files the init writes "0" to (none with systemd, which places the
-    /// child itself, and none without a cgroup).
+    fn new(mgr: Option<Manager>, scope: Option<(Systemd, Resources)>, placement: Placement) -> Cgroup {
+        Cgroup { mgr, scope, placement }
+    }
+
+    /// The `cgroup.procs` files the init writes "0" to as its last step: only when a tight
+    /// limit keeps it out until then (none with systemd, which places the child itself, and
+    /// none without a cgroup).
     pub fn procs_files(&self) -> Result<Vec<File>> {
-        match (&self.mgr, &self.scope) {
-            (Some(m), None) => Ok(m.procs_files()?),
+        match (&self.mgr, &self.scope, &self.placement) {
+            (Some(m), None, Placement::Init) => Ok(m.procs_files()?),
             _ => Ok(Vec::new()),
         }
     }
 
-    /// Right after clone: with systemd, start the scope holding `pid`, then create the
+    /// The cgroup directory to clone the init into, on pure v2.
+    pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
+        match &self.placement {
+            Placement::Clone(fd) if self.scope.is_none() => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// Right after clone: put `pid` in the cgroup unless the kernel did (`cloned_into`) or the
+    /// init joins last. With systemd, start the scope holding `pid`, then create the
     /// directories systemd does not manage, add `pid` there and write every resource.
-    pub fn place(&mut self, pid: i32) -> Result<()> {
+    pub fn place(&mut self, pid: i32, cloned_into: bool) -> Result<()> {
+        if self.scope.is_none() {
+            return match (&self.mgr, &self.placement) {
+                (Some(m), Placement::Parent | Placement::Clone(_)) if !cloned_into => Ok(m.add_pid(pid)?),
+                (Some(m), _) if cloned_into => {
+                    log::debug!("the init ({pid}) was created in cgroup {} by clone3", m.path().as_str());
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+        }
         let (Some((sd, res)), Some(mgr)) = (self.scope.as_mut(), self.mgr.as_ref()) else {
             return Ok(());
         };
@@ -87,15 +145,48 @@ pub fn setup(spec: &Spec, id: &str, systemd: bool, record: Record<'_>) -> Result
         let root = sd.manager_cgroup()?;
         let mgr = Manager::load(layout, path.under(&root));
         record(Some(mgr.clone()))?;
-        return Ok(Cgroup { mgr: Some(mgr), scope: Some((sd, res)) });
+        return Ok(Cgroup::new(Some(mgr), Some((sd, res)), Placement::Parent));
     }
     record(Some(Manager::load(layout.clone(), path.clone())))?;
     let mgr = Manager::create(layout, path)?;
-    if let Err(e) = mgr.apply(&res) {
-        let _ = mgr.destroy(send);
-        return Err(e.into());
+    let placed = mgr.apply(&res).map_err(Into::into).and_then(|()| placement(spec, &mgr));
+    match placed {
+        Ok(placement) => Ok(Cgroup::new(Some(mgr), None, placement)),
+        Err(e) => {
+            let _ = mgr.destroy(send);
+            Err(e)
+        }
     }
-    Ok(Cgroup { mgr: Some(mgr), scope: None })
+}
+
+/// How the init of `spec` enters `mgr`'s cgroup.
+fn placement(spec: &Spec, mgr: &Manager) -> Result<Placement> {
+    let hooks = spec
+        .hooks
+        .as_ref()
+        .is_some_and(|h| !h.prestart.is_empty() || !h.create_runtime.is_empty() || !h.create_container.is_empty());
+    let res = spec.linux.as_ref().and_then(|l| l.resources.as_ref());
+    if !hooks && res.is_some_and(tight_limits) {
+        return Ok(Placement::Init);
+    }
+    Ok(match mgr.open_v2_dir()? {
+        Some(fd) => Placement::Clone(fd),
+        None => Placement::Parent,
+    })
+}
+
+/// Whether `res` limits memory or pids below what the runtime's set-up needs.
+fn tight_limits(res: &Resources) -> bool {
+    // 0 and -1 mean unlimited.
+    let below = |v: Option<i64>, min: i64| v.is_some_and(|v| (1..min).contains(&v));
+    let mem = res.memory.as_ref();
+    let unified = |key: &str| res.unified.get(key).and_then(|v| v.trim().parse::<i64>().ok());
+    below(mem.and_then(|m| m.limit), TIGHT_MEMORY)
+        || below(mem.and_then(|m| m.swap), TIGHT_MEMORY)
+        || below(unified("memory.max"), TIGHT_MEMORY)
+        || below(unified("memory.high"), TIGHT_MEMORY)
+        || below(res.pids.as_ref().map(|p| p.limit), TIGHT_PIDS)
+        || below(unified("pids.max"), TIGHT_PIDS)
 }
 
 /// No cgroup at all (crun's `--cgroup-manager=disabled`): the init stays in the caller's
@@ -106,7 +197,7 @@ pub fn setup_disabled(spec: &Spec, warnings: &mut Vec<String>) -> Cgroup {
     if crate::rootless::resources_requested(res) {
         warnings.push("the cgroup manager is disabled: linux.resources is not applied".into());
     }
-    Cgroup { mgr: None, scope: None }
+    Cgroup::new(None, None, Placement::Parent)
 }
 
 /// The cgroup of a rootless container: below our delegated cgroup v2 subtree when there is
@@ -123,16 +214,24 @@ pub fn setup_rootless(spec: &Spec, id: &str, warnings: &mut Vec<String>, record:
         Err(why) if asks => return Err(RootlessError::ResourcesWithoutCgroup { reason: why.to_string() }.into()),
         Err(why) => {
             warnings.push(format!("rootless: the container runs in our own cgroup, without one of its own: {why}"));
-            return Ok(Cgroup { mgr: None, scope: None });
+            return Ok(Cgroup::new(None, None, Placement::Parent));
         }
     };
     record(Some(Manager::load(layout.clone(), path.clone())))?;
     let mgr = Manager::create(layout, path)?;
-    if let Err(e) = linux.resources.as_ref().map_or(Ok(()), |r| mgr.apply_without_devices(r)) {
-        let _ = mgr.destroy(send);
-        return Err(e.into());
+    let placed = linux
+        .resources
+        .as_ref()
+        .map_or(Ok(()), |r| mgr.apply_without_devices(r))
+        .map_err(Into::into)
+        .and_then(|()| placement(spec, &mgr));
+    match placed {
+        Ok(placement) => Ok(Cgroup::new(Some(mgr), None, placement)),
+        Err(e) => {
+            let _ = mgr.destroy(send);
+            Err(e)
+        }
     }
-    Ok(Cgroup { mgr: Some(mgr), scope: None })
 }
 
 fn send(pid: i32, sig: i32) -> std::result::Result<(), crate::sys::SysError> {

@@ -383,10 +383,13 @@ struct CreateHooks<'a> {
 pub(crate) const NETNS_PIN: &str = "netns";
 
 impl ParentHooks for CreateHooks<'_> {
-    fn place(&mut self, pid: i32) -> Result<()> {
-        // With the fs driver the init joins its cgroup itself, as its last set-up step (see
-        // InitArgs); systemd must be given the pid now.
-        self.cg.place(pid)?;
+    fn clone_into(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.cg.clone_into()
+    }
+
+    fn place(&mut self, pid: i32, cloned_into: bool) -> Result<()> {
+        // See super::cgroup for when the init is placed here and when it joins last.
+        self.cg.place(pid, cloned_into)?;
         if let Some(g) = &self.st.rdt {
             g.add_task(pid)?;
         }

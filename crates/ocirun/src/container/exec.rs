@@ -285,7 +285,7 @@ impl Runtime {
             let middle_sync = Channel(
                 args.sync.0.try_clone().map_err(|e| SysError::io("dup", std::path::Path::new("sync socket"), &e))?,
             );
-            let (child, middle) = crate::process::fork_child(0, &middle_sync, move || exec_init::run(args))?;
+            let (child, middle, _) = crate::process::fork_child(0, None, &middle_sync, move || exec_init::run(args))?;
             drop(middle_sync);
             let sync = Channel(ours_sync);
             let pid = match wait_exec(&sync, child, middle, listener.as_ref()) {

@@ -13,8 +13,13 @@ use crate::sys::{fd, SysError};
 
 /// What the parent must do while the child sets up.
 pub trait ParentHooks {
-    /// Place `pid` in the container's cgroup (before the child does anything).
-    fn place(&mut self, pid: i32) -> Result<()>;
+    /// The cgroup to create the child in with `clone3(CLONE_INTO_CGROUP)`, if any.
+    fn clone_into(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+    /// Place `pid` in the container's cgroup (before the child does anything); `cloned_into`
+    /// says the kernel already created it in [`ParentHooks::clone_into`]'s cgroup.
+    fn place(&mut self, pid: i32, cloned_into: bool) -> Result<()>;
     /// Run prestart and createRuntime hooks for the init `pid`; return the state JSON.
     fn run_hooks(&mut self, pid: i32) -> Result<String>;
     /// Move `linux.netDevices` into the network namespace of the init `pid`.
@@ -43,14 +48,15 @@ pub fn spawn(mut args: InitArgs, plan: NsPlan, parent: &mut dyn ParentHooks) -> 
     // The middle process (multi-threaded callers only) reports on a copy of the child's end.
     let middle_sync = Channel(args.sync.0.try_clone().map_err(|e| SysError::io("dup", Path::new("sync socket"), &e))?);
     // The child closes every fd it does not need (our end included) as its first step.
-    let (child, middle) = super::fork_child(plan.clone_flags, &middle_sync, move || crate::init::run(args))?;
+    let (child, middle, cloned_into) =
+        super::fork_child(plan.clone_flags, parent.clone_into(), &middle_sync, move || crate::init::run(args))?;
     drop(middle_sync);
     let sync = Channel(ours);
     let mut init_pid = child;
     let result = (|| {
         let target = if middle { wait_init_pid(&sync, child)? } else { child };
         init_pid = target;
-        drive(&sync, target, &mut init_pid, &plan, &uid_maps, parent)
+        drive(&sync, target, &mut init_pid, &plan, &uid_maps, cloned_into, parent)
     })();
     match result {
         Ok(warnings) => Ok(Spawned { pid: init_pid, sync, warnings }),
@@ -83,12 +89,13 @@ fn drive(
     init_pid: &mut i32,
     plan: &NsPlan,
     maps: &(Vec<IdMapping>, Vec<IdMapping>),
+    cloned_into: bool,
     parent: &mut dyn ParentHooks,
 ) -> Result<Vec<String>> {
     if plan.new_userns && !plan.late_userns {
         write_maps(child, &maps.0, &maps.1)?;
     }
-    parent.place(child)?;
+    parent.place(child, cloned_into)?;
     sync.send(&Msg::Continue)?;
     let mut warnings = Vec::new();
     loop {
