@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian bookworm guest that tests/vm/boot.sh boots: a minbase root with systemd,
-# the distribution kernel (6.1) and its initramfs, busybox-static, crun, runc, apparmor and criu, as an ext4
-# image. The result is cached under target/vm/<hash of this recipe>/ and rebuilt only when this
-# file changes. Prints the image directory on its last line.
+# the distribution kernel (6.1) and its initramfs, busybox-static, crun, runc, apparmor, criu and
+# iptables (criu runs iptables-restore to lock a container's network while it dumps or restores
+# it, and fails without it), as an ext4 image. The result is cached under
+# target/vm/<hash of this recipe>/ and rebuilt only when this file changes. Prints the image
+# directory on its last line.
 #
 # The guest needs no network: the checkout and a per-boot io directory come in over 9p, and a
 # unit (ocirun-vm.service) runs /io/cmd from there, records its exit code and powers off.
@@ -25,7 +27,7 @@ rm -rf --one-file-system "$work"
 mkdir -p "$work"
 trap 'for m in proc sys dev; do umount -l "$work/root/$m" 2>/dev/null || true; done; rm -rf --one-file-system "$work"' EXIT
 root="$work/root"
-packages=systemd,systemd-sysv,udev,dbus,kmod,linux-image-amd64,initramfs-tools,busybox-static,crun,runc,uidmap,util-linux,procps,iproute2,passwd,apparmor,criu
+packages=systemd,systemd-sysv,udev,dbus,kmod,linux-image-amd64,initramfs-tools,busybox-static,crun,runc,uidmap,util-linux,procps,iproute2,passwd,apparmor,criu,iptables
 echo "vm: debootstrap bookworm into $root (2-5 min)" >&2
 debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; echo "vm: debootstrap failed (log above)" >&2; exit 1; }
