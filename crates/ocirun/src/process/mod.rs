@@ -35,6 +35,7 @@ pub(crate) fn fork_child(
     child: impl FnOnce() -> std::convert::Infallible,
 ) -> Result<(i32, bool, bool)> {
     if p::thread_count() <= 1 {
+        p::trim_heap();
         let (forked, into) = match cgroup {
             Some(fd) => match p::clone3(flags, Some(fd)) {
                 Ok(f) => (f, true),
