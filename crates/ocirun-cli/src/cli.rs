@@ -169,7 +169,7 @@ pub struct ExecArgs {
     /// Additional group ids (repeatable)
     #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
     pub additional_gids: Vec<u32>,
-    /// Add a capability (repeatable)
+    /// Add a capability (repeatable): to the bounding, effective and permitted sets, and to the ambient set where the process has it inheritable
     #[arg(short, long = "cap", value_name = "CAP")]
     pub cap: Vec<String>,
     /// Set no_new_privs for the process

@@ -91,15 +91,35 @@ fn exec_user_env_cwd_and_groups() {
     assert_eq!(r["caps"]["eff"]["hex"], json!("0000000000000000"), "{}", r["caps"]);
 }
 
+fn cap_names(r: &Value, set: &str) -> Vec<String> {
+    r["caps"][set]["names"].as_array().unwrap().iter().filter_map(Value::as_str).map(String::from).collect()
+}
+
+/// `--cap` adds to the bounding, effective and permitted sets and keeps the others, as
+/// `runc exec --cap` does; the ambient set (what a non-root user's program keeps across its
+/// exec) gets it only where the container's config made it inheritable.
 #[test]
 fn exec_cap_adds_a_capability() {
     let Some(mut t) = Test::new() else { return };
+    t.config["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+    t.config["process"]["capabilities"]["ambient"] = json!([]);
     running(&mut t);
-    let r = exec_report(&t, &["-u", "1000", "-c", "CAP_NET_ADMIN"]);
-    let eff: Vec<&str> = r["caps"]["eff"]["names"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(eff.contains(&"CAP_NET_ADMIN"), "{eff:?}");
-    let amb: Vec<&str> = r["caps"]["amb"]["names"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(amb.contains(&"CAP_NET_ADMIN"), "{amb:?}");
+    let root = exec_report(&t, &["-c", "CAP_NET_ADMIN"]);
+    for set in ["eff", "prm", "bnd"] {
+        let names = cap_names(&root, set);
+        assert!(names.iter().any(|n| n == "CAP_NET_ADMIN"), "{set}: {names:?}");
+        assert!(names.iter().any(|n| n == "CAP_KILL"), "{set} lost the config's caps: {names:?}");
+    }
+    assert!(!cap_names(&root, "inh").iter().any(|n| n == "CAP_NET_ADMIN"), "{}", root["caps"]);
+    // Not inheritable in the config: a non-root user's program does not keep it.
+    let user = exec_report(&t, &["-u", "1000", "-c", "CAP_NET_ADMIN"]);
+    assert_eq!(user["caps"]["eff"]["hex"], json!("0000000000000000"), "{}", user["caps"]);
+    assert!(cap_names(&user, "bnd").iter().any(|n| n == "CAP_NET_ADMIN"), "{}", user["caps"]);
+    // Inheritable in the config: it is raised ambient and the user's program has it.
+    let user = exec_report(&t, &["-u", "1000", "-c", "CAP_KILL"]);
+    for set in ["eff", "amb"] {
+        assert_eq!(cap_names(&user, set), ["CAP_KILL"], "{set}: {}", user["caps"]);
+    }
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub struct ProcessOverrides {
     pub user: Option<(u32, Option<u32>)>,
     /// Supplementary groups.
     pub additional_gids: Vec<u32>,
-    /// Capabilities to add to every set.
+    /// Capabilities to add (bounding, effective, permitted; ambient where already inheritable).
     pub caps: Vec<String>,
     /// Set no_new_privs.
     pub no_new_privs: bool,
@@ -106,18 +106,37 @@ pub fn process_from(base: &Process, o: &ProcessOverrides) -> Process {
         p.user.additional_gids = o.additional_gids.clone();
     }
     if !o.caps.is_empty() {
+        // As `runc exec --cap`: the capability goes into the bounding, effective and permitted
+        // sets. It reaches the ambient set (and so survives the exec of a non-root user's
+        // program) only where the container's process already has it inheritable: the kernel
+        // refuses an ambient capability that is not inheritable, and adding to the
+        // inheritable set is a grant the container's config did not make.
         let mut c = p.capabilities.take().unwrap_or_default();
-        for set in [&mut c.bounding, &mut c.effective, &mut c.permitted, &mut c.inheritable, &mut c.ambient] {
-            let list = set.get_or_insert_with(Vec::new);
-            for cap in &o.caps {
-                let name = if cap.to_ascii_uppercase().starts_with("CAP_") {
-                    cap.to_ascii_uppercase()
+        let names: Vec<String> = o
+            .caps
+            .iter()
+            .map(|cap| {
+                let up = cap.to_ascii_uppercase();
+                if up.starts_with("CAP_") {
+                    up
                 } else {
-                    format!("CAP_{}", cap.to_ascii_uppercase())
-                };
-                if !list.contains(&name) {
-                    list.push(name);
+                    format!("CAP_{up}")
                 }
+            })
+            .collect();
+        let inheritable = c.inheritable.clone().unwrap_or_default();
+        for set in [&mut c.bounding, &mut c.effective, &mut c.permitted] {
+            let list = set.get_or_insert_with(Vec::new);
+            for name in &names {
+                if !list.contains(name) {
+                    list.push(name.clone());
+                }
+            }
+        }
+        for name in names.iter().filter(|n| inheritable.contains(n)) {
+            let list = c.ambient.get_or_insert_with(Vec::new);
+            if !list.contains(name) {
+                list.push(name.clone());
             }
         }
         p.capabilities = Some(c);
