@@ -68,11 +68,12 @@ fn exec_exit_codes() {
     running(&mut t);
     t.rt(&["exec", &t.id, "sh", "-c", "exit 5"]).expect_code(5);
     t.rt(&["exec", &t.id, REPORTER, "kill-self", "KILL"]).expect_code(137);
+    // A program that cannot be executed: 255, as runc and crun.
     let out = t.rt(&["exec", &t.id, "/no/such/program"]);
-    out.expect_code(1);
+    out.expect_code(255);
     assert!(out.stderr.contains("no such file or directory"), "{out}");
     let out = t.rt(&["exec", &t.id, "nosuchprogram"]);
-    out.expect_code(1);
+    out.expect_code(255);
     assert!(out.stderr.contains("executable file not found"), "{out}");
 }
 

@@ -161,7 +161,17 @@ fn exec(rt: &Runtime, a: &crate::cli::ExecArgs) -> Result<i32, Error> {
     opts.ignore_paused = a.ignore_paused;
     opts.sub_cgroup = a.cgroup.clone();
     opts.pidfd_socket = a.pidfd_socket.clone();
-    rt.exec(&a.id, &opts)
+    match rt.exec(&a.id, &opts) {
+        // The process could not be set up or started inside the container (its program is
+        // missing, say): exit 255 as runc does, and as crun does for a program it cannot
+        // execute, so a caller tells it from the program's own exit codes. Errors before
+        // that (no such container, not running) stay 1.
+        Err(e) if e.child_error().is_some() => {
+            log::error!("{e}");
+            Ok(255)
+        }
+        r => r,
+    }
 }
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>), Error> {
