@@ -290,19 +290,26 @@ fn exec_with_a_profile_that_is_not_loaded_fails_and_names_it() {
 
 #[test]
 fn a_profile_unloaded_between_create_and_start_fails_start_and_names_it() {
-    // ocirun writes the exec label right before the exec, after `start`; crun and runc write it
-    // during `create`, so for them this case is a race they lose at `create` or not at all.
+    // ocirun writes the exec label right before the exec, after `start`, and refuses to run
+    // the program unconfined. crun 1.8.1 and runc 1.1.5 write it during `create`: after the
+    // profile is unloaded their `start` succeeds and the program runs "unconfined" (seen in
+    // the tests/vm guest), so for them this only prints what happened.
     let Some((mut t, parser)) = setup() else { return };
     let profile = load(&mut t, &parser, "gone");
     t.config["process"]["apparmorProfile"] = json!(profile);
-    t.args(&["true"]);
-    t.create().expect_ok();
+    t.reporter_args(&["cat", "/proc/self/attr/current"]);
+    let created = t.create();
+    created.expect_ok();
     let file = t.dir.join(format!("{profile}.profile"));
     let ok = Command::new(&parser).arg("-R").arg(&file).stdin(Stdio::null()).status().is_ok_and(|s| s.success());
     assert!(ok && !is_loaded(&profile), "could not unload {profile}");
     let out = t.start();
     if itest::runtime().kind != itest::Kind::Ocirun {
-        itest::note(&format!("peer's start after the profile was unloaded: {out}"));
+        if out.code == Some(0) {
+            t.wait_status("stopped");
+        }
+        let label = created.stdout_now();
+        itest::note(&format!("peer's start after the profile was unloaded: {out}\nthe program's label: {label:?}"));
         return;
     }
     assert_names_the_profile(&out, &profile);
