@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::lsm::LsmError;
 pub use crate::netdev::NetDevError;
 pub use crate::sys::SysError;
 
@@ -149,6 +150,9 @@ pub enum Error {
     /// A network device of `linux.netDevices` could not be moved.
     #[error(transparent)]
     NetDevice(#[from] crate::netdev::NetDevError),
+    /// An AppArmor profile or SELinux label cannot be applied.
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     /// A system call failed.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -192,6 +196,7 @@ impl Error {
             Error::Rdt(e) => e.kind(),
             Error::Seccomp(e) => e.kind(),
             Error::NetDevice(e) => e.kind(),
+            Error::Lsm(e) => e.kind(),
             Error::Sys(e) => e.kind(),
             Error::Regex(_) => ErrorKind::InvalidArgument,
             Error::Rootless(e) => e.kind(),

@@ -5,6 +5,7 @@
 //! runtime has that feature. Tests run in parallel: each has its own directory, `--root` and
 //! container ids.
 
+mod apparmor;
 mod attributes;
 mod bad_bundles;
 mod cgroups;

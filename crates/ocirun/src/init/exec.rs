@@ -274,7 +274,11 @@ pub(crate) fn last_steps(
     pass_fds: &[i32],
     filter_next: bool,
 ) -> Result<(), ChildError> {
-    crate::lsm::apply_exec_labels(process).map_err(|e| ChildError::sys("LSM exec label", e))?;
+    crate::lsm::apply_exec_labels(process).map_err(|e| ChildError {
+        step: "LSM exec label".into(),
+        message: e.to_string(),
+        errno: e.errno(),
+    })?;
     let keep_admin = filter_next && !process.no_new_privileges;
     become_user(process, caps, userns, keep_admin)?;
     set_cpu_affinity(process.exec_cpu_affinity.as_ref().and_then(|x| x.final_.as_deref()), "execCPUAffinity.final")?;
