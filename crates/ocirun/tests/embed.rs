@@ -60,7 +60,7 @@ fn exec_200_times_from_8_threads() {
     rt.kill("threads", libc::SIGKILL, false).unwrap();
     rt.delete("threads", true).unwrap();
     assert_eq!(common::fd_count(), fds, "fds left open");
-    assert_eq!(common::zombies(), Vec::<i32>::new(), "zombies left");
+    assert_eq!(common::zombies(), Vec::<String>::new(), "zombies left");
 }
 
 /// Under tokio: detached execs awaited on their pidfd (no blocking thread), while tokio's own
@@ -124,7 +124,7 @@ fn tokio_awaits_pidfds_next_to_tokio_process() {
         });
     });
     assert_eq!(common::fd_count(), fds, "fds left open");
-    assert_eq!(common::zombies(), Vec::<i32>::new(), "zombies left");
+    assert_eq!(common::zombies(), Vec::<String>::new(), "zombies left");
 }
 
 /// An exec whose program does not exist fails after the process started, with the errno as
@@ -157,5 +157,5 @@ fn exec_failure_carries_errno() {
     assert_eq!(child.exec_exit_code(), Some(126), "{e}");
     rt.delete("errno2", true).unwrap();
     assert_eq!(common::fd_count(), fds, "fds left open by failed execs");
-    assert_eq!(common::zombies(), Vec::<i32>::new(), "zombies left by failed execs");
+    assert_eq!(common::zombies(), Vec::<String>::new(), "zombies left by failed execs");
 }

@@ -74,7 +74,7 @@ pub fn fd_count() -> usize {
 }
 
 /// Children of this process that have exited and were never reaped.
-pub fn zombies() -> Vec<i32> {
+pub fn zombies() -> Vec<String> {
     let me = std::process::id().to_string();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -84,7 +84,8 @@ pub fn zombies() -> Vec<i32> {
         };
         let field = |k: &str| st.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string());
         if field("PPid:").as_deref() == Some(me.as_str()) && field("State:").is_some_and(|s| s.starts_with('Z')) {
-            out.push(pid);
+            // The name (and the ppid's thread that made it) say which step left it.
+            out.push(format!("{pid} {}", field("Name:").unwrap_or_default()));
         }
     }
     out
