@@ -8,6 +8,7 @@
 mod attributes;
 mod bad_bundles;
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod compat;
 mod conformance;
