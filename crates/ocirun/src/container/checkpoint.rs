@@ -420,7 +420,17 @@ impl Runtime {
         let mode = opts.manage_cgroups.unwrap_or_default();
         cmd.arg(format!("--manage-cgroups={}", mode.as_str()));
         if mode != ManageCgroups::Ignore {
-            cmd.arg("--cgroup-root").arg(mgr.path().as_str());
+            // Only the hierarchies the container has a cgroup in: others (v1 name=systemd)
+            // keep the dumped path, and are not left with a cgroup nobody removes.
+            let path = mgr.path().as_str();
+            if mgr.layout().is_v2() {
+                cmd.arg("--cgroup-root").arg(path);
+            }
+            for (ctrls, _) in mgr.v1_hierarchies() {
+                for c in ctrls {
+                    cmd.arg("--cgroup-root").arg(format!("{c}:{path}"));
+                }
+            }
         }
         for e in external {
             cmd.arg("--external").arg(format!("mnt[{}]:{}", e.key, e.source.display()));
