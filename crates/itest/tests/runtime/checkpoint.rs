@@ -107,10 +107,28 @@ fn ids(t: &Test) -> Vec<String> {
     out.stdout.lines().map(str::to_string).collect()
 }
 
+/// The restored init is in the container's cgroup, in every hierarchy it has one in.
+#[track_caller]
+fn assert_in_container_cgroup(t: &Test, pid: i64) {
+    let dirs = itest::leaks::cgroup_dirs(std::slice::from_ref(&t.id));
+    assert!(!dirs.is_empty(), "the restored container has no cgroup");
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        assert!(procs.lines().any(|l| l == pid.to_string()), "the restored init {pid} is not in {}", d.display());
+    }
+}
+
 /// Restores `t`'s container from `images` (detached, stdio on /dev/null).
 fn restore(t: &Test, images: &str, work: &str) {
-    let mut cmd =
-        t.command(&["restore", "-d", "--image-path", images, "--work-path", work, "--bundle", &t.bundle_str(), &t.id]);
+    restore_with(t, images, work, &[]);
+}
+
+fn restore_with(t: &Test, images: &str, work: &str, extra: &[&str]) {
+    let mut args = vec!["restore", "-d", "--image-path", images, "--work-path", work];
+    args.extend_from_slice(extra);
+    let bundle = t.bundle_str();
+    args.extend_from_slice(&["--bundle", &bundle, &t.id]);
+    let mut cmd = t.command(&args);
     let err = t.dir.join("restore.err");
     cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&err).expect("create restore.err"));
     let status = cmd.status().expect("spawn the runtime");
@@ -147,11 +165,15 @@ fn checkpoint_stops_and_restore_continues_the_counter() {
     assert!(left.is_empty(), "processes of the container survived the checkpoint: {left:?}");
     let stopped = assert_stopped(&counter);
 
-    restore(&t, &images, &t.path("work-restore"));
+    let pid_file = t.path("restored.pid");
+    restore_with(&t, &images, &t.path("work-restore"), &["--pid-file", &pid_file]);
     let st = t.state();
     assert_eq!(st["status"], "running", "{st}");
     let pid = st["pid"].as_i64().expect("pid in state");
     assert!(Path::new(&format!("/proc/{pid}")).exists(), "the restored pid {pid} is not alive");
+    let written = std::fs::read_to_string(&pid_file).expect("the --pid-file was written");
+    assert_eq!(written.trim(), pid.to_string(), "--pid-file and state disagree");
+    assert_in_container_cgroup(&t, pid);
     // Counting on from the checkpoint, not from 1 again.
     let next = wait_change(&counter, stopped);
     assert!(next > stopped, "the counter restarted: {next} after {stopped}");
@@ -241,5 +263,73 @@ fn missing_criu_is_named() {
     let out = t.rt(&["restore", "-d", "--image-path", &images, "--bundle", &t.bundle_str(), &t.other_id("r")]);
     out.expect_failure();
     assert!(out.stderr.contains("no checkpoint"), "restore from a directory without images: {out}");
+    kill_and_delete(&t);
+}
+
+/// With `--manage-cgroups-mode ignore` criu leaves cgroups alone on both sides; the restored
+/// init is still in the container's new cgroup.
+#[test]
+fn manage_cgroups_ignore_still_restores_into_the_container_cgroup() {
+    let Some((t, counter)) = counter_test() else { return };
+    run_detached(&t);
+    wait_count(&counter, 2);
+    let images = t.path("images");
+    t.rt(&["checkpoint", "--manage-cgroups-mode", "ignore", "--image-path", &images, &t.id]).expect_ok();
+    let stopped = assert_stopped(&counter);
+    restore_with(&t, &images, &t.path("work-restore"), &["--manage-cgroups-mode", "ignore"]);
+    let pid = t.state()["pid"].as_i64().expect("pid in state");
+    assert_in_container_cgroup(&t, pid);
+    assert!(wait_change(&counter, stopped) > stopped);
+    kill_and_delete(&t);
+}
+
+/// `restore` without `--detach` waits for the restored container, returns its exit code and
+/// deletes it.
+#[test]
+fn foreground_restore_waits_and_deletes() {
+    let Some((t, counter)) = counter_test() else { return };
+    run_detached(&t);
+    wait_count(&counter, 2);
+    let images = t.path("images");
+    t.rt(&["checkpoint", "--image-path", &images, &t.id]).expect_ok();
+    let stopped = assert_stopped(&counter);
+    let mut cmd = t.command(&["restore", "--image-path", &images, "--bundle", &t.bundle_str(), &t.id]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn the runtime");
+    assert!(wait_change(&counter, stopped) > stopped, "the counter restarted");
+    let st = t.state();
+    assert_eq!(st["status"], "running", "{st}");
+    t.rt(&["kill", &t.id, "KILL"]).expect_ok();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for restore") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "restore did not return after its container was killed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(128 + 9), "restore's exit code is not the container's");
+    assert!(!ids(&t).contains(&t.id), "a foreground restore must delete the container it waited for");
+}
+
+/// A container holding a file lock cannot be checkpointed without `--file-locks`; with it
+/// (on both sides) the lock and the counter come back.
+#[test]
+fn file_locks_flag_is_needed_for_a_held_lock() {
+    let Some((mut t, counter)) = counter_test() else { return };
+    t.reporter_args(&["lock-count", "/share/lock", "/share/count"]);
+    run_detached(&t);
+    wait_count(&counter, 2);
+    let images = t.path("images");
+    let out = t.rt(&["checkpoint", "--image-path", &images, "--work-path", &t.path("work"), &t.id]);
+    out.expect_failure();
+    assert_eq!(t.state()["status"], "running", "a failed checkpoint must leave the container running");
+    t.rt(&["checkpoint", "--file-locks", "--image-path", &images, "--work-path", &t.path("work2"), &t.id]).expect_ok();
+    let stopped = assert_stopped(&counter);
+    restore_with(&t, &images, &t.path("work-restore"), &["--file-locks"]);
+    assert!(wait_change(&counter, stopped) > stopped, "the counter restarted");
+    // The restored holder still has the lock: another process cannot take it.
+    let out = t.rt(&["exec", &t.id, itest::REPORTER, "try-lock", "/share/lock"]);
+    assert_eq!(out.code, Some(1), "the lock was not restored: {out}");
     kill_and_delete(&t);
 }
