@@ -339,3 +339,41 @@ fn file_locks_flag_is_needed_for_a_held_lock() {
     assert_eq!(out.code, Some(1), "the lock was not restored: {out}");
     kill_and_delete(&t);
 }
+
+/// A TCP connection established inside the container (busybox nc to a busybox nc listener on
+/// loopback) needs `--tcp-established` on both sides: without it the dump fails, and so does
+/// a restore of images that hold one.
+#[test]
+fn tcp_established_flag_is_needed_for_a_connection() {
+    let Some((mut t, counter)) = counter_test() else { return };
+    t.args(&[
+        "/bin/sh",
+        "-c",
+        "(while true; do sleep 1; done) | /bin/busybox nc -l -p 5000 >/dev/null & sleep 1; \
+         (while true; do sleep 1; done) | /bin/busybox nc 127.0.0.1 5000 >/dev/null & \
+         sleep 1; i=0; while true; do i=$((i+1)); echo $i > /share/count; sleep 0.2; done",
+    ]);
+    run_detached(&t);
+    wait_count(&counter, 2);
+    // The connection is there (state 01, ESTABLISHED).
+    let tcp = t.rt(&["exec", &t.id, "cat", "/proc/net/tcp"]);
+    tcp.expect_ok();
+    let established = tcp.stdout.lines().filter(|l| l.split_whitespace().nth(3) == Some("01")).count();
+    assert!(established >= 1, "no TCP connection in the container: {tcp}");
+    let images = t.path("images");
+    let out = t.rt(&["checkpoint", "--image-path", &images, "--work-path", &t.path("work"), &t.id]);
+    out.expect_failure();
+    assert_eq!(t.state()["status"], "running", "a failed checkpoint must leave the container running");
+    t.rt(&["checkpoint", "--tcp-established", "--image-path", &images, "--work-path", &t.path("work2"), &t.id])
+        .expect_ok();
+    let stopped = assert_stopped(&counter);
+    let bundle = t.bundle_str();
+    let work = t.path("work-plain");
+    let out = t.rt(&["restore", "-d", "--image-path", &images, "--work-path", &work, "--bundle", &bundle, &t.id]);
+    out.expect_failure();
+    assert!(!ids(&t).contains(&t.id), "a failed restore must not leave the container behind");
+    assert_eq!(count(&counter), Some(stopped), "a failed restore ran the container");
+    restore_with(&t, &images, &t.path("work-restore"), &["--tcp-established"]);
+    assert!(wait_change(&counter, stopped) > stopped, "the counter restarted");
+    kill_and_delete(&t);
+}
