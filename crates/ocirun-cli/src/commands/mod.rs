@@ -62,7 +62,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     let rt = runtime(&cli);
     let Some(command) = &cli.command else {
         if cli.version {
-            println!("ocirun version {}", crate::cli::VERSION);
+            // A reader that stops early (`ocirun --version | head -1`) is no error.
+            let _ = writeln!(std::io::stdout(), "ocirun version {}", crate::cli::VERSION);
             return Ok(0);
         }
         return Err(Error::InvalidArgument("no command given: see `ocirun --help`".into()));
