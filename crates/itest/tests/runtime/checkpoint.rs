@@ -1,7 +1,9 @@
 //! `checkpoint` and `restore` with CRIU: a container counting in a file bind-mounted from the
 //! test directory is checkpointed (it stops, and the container is gone), restored (it counts
 //! on from where it stopped), then killed and deleted with nothing left behind. Also
-//! `--leave-running`, `--pre-dump` with `--parent-path`, and how a criu failure is reported.
+//! `--leave-running`, `--pre-dump` with `--parent-path`, `--manage-cgroups-mode ignore`, a
+//! foreground restore, `--file-locks` and `--tcp-established` (each shown to be needed), and
+//! how a criu failure and a missing criu are reported.
 //!
 //! The tests need a working criu: they skip, saying why, where `criu check` fails (the
 //! development host's kernel) or criu is not installed; the guest of `tests/vm` has one.
