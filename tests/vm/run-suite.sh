@@ -21,7 +21,7 @@ for a in "$@"; do
     case "$a" in --v2|--v1) layouts+=("$a") ;; *) echo "usage: run-suite.sh [--v2] [--v1]" >&2; exit 2 ;; esac
 done
 [ ${#layouts[@]} -gt 0 ] || layouts=(--v2 --v1)
-filters="${OCIRUN_VM_FILTER:-cgroups:: systemd:: rootless:: lifecycle:: exec:: devices:: apparmor::}"
+filters="${OCIRUN_VM_FILTER:-cgroups:: systemd:: rootless:: lifecycle:: exec:: devices:: apparmor:: checkpoint::}"
 peer="${OCIRUN_VM_RUNTIME:-}"
 
 start=$(date +%s)

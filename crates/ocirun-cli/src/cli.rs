@@ -88,6 +88,11 @@ pub enum Command {
     Ps(PsArgs),
     /// Print a container's resource usage and OOM kills as JSON events
     Events(EventsArgs),
+    /// Save a running container's processes with criu (the container is then deleted unless
+    /// left running)
+    Checkpoint(CheckpointArgs),
+    /// Restore a checkpoint as a new container of a bundle
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +322,67 @@ pub struct EventsArgs {
     /// Time between stats events (e.g. 5s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub interval: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Container id
+    pub id: String,
+    /// Directory for the checkpoint images (created if missing)
+    #[arg(long = "image-path", value_name = "DIR", default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Directory for criu's log and work files (default: the image directory)
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Keep the container running after the checkpoint
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Save established TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Save file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Only save memory and leave the container running, for a later checkpoint with --parent-path
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// Images of an earlier --pre-dump (relative to the image directory, or absolute): only
+    /// memory changed since is saved
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// How criu treats cgroups
+    #[arg(long = "manage-cgroups-mode", value_name = "soft|full|strict|ignore", value_parser = ["soft", "full", "strict", "ignore"])]
+    pub manage_cgroups_mode: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Container id
+    pub id: String,
+    /// Directory holding the checkpoint images
+    #[arg(long = "image-path", value_name = "DIR", default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Directory for criu's log and work files (default: the image directory)
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Restore established TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Restore file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// How criu treats cgroups
+    #[arg(long = "manage-cgroups-mode", value_name = "soft|full|strict|ignore", value_parser = ["soft", "full", "strict", "ignore"])]
+    pub manage_cgroups_mode: Option<String>,
+    /// Bundle directory
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once restored instead of waiting for the container to exit
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// `--log`: a path, or crun's `TYPE:VALUE` form of which only `file:` is a file. `syslog:` and

@@ -159,6 +159,9 @@ pub enum Error {
     /// A `--regex` pattern did not compile.
     #[error(transparent)]
     Regex(#[from] crate::sys::regex::RegexError),
+    /// criu could not checkpoint or restore the container.
+    #[error(transparent)]
+    Criu(#[from] crate::container::checkpoint::CriuError),
     /// Running without privileges needs something the config or the host lacks.
     #[error(transparent)]
     Rootless(#[from] crate::rootless::RootlessError),
@@ -200,6 +203,7 @@ impl Error {
             Error::Sys(e) => e.kind(),
             Error::Regex(_) => ErrorKind::InvalidArgument,
             Error::Rootless(e) => e.kind(),
+            Error::Criu(e) => e.kind(),
             Error::Cleanup { error, .. } => error.kind(),
         }
     }

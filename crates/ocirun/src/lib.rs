@@ -17,6 +17,8 @@
 //! | [`Runtime::exec`] | run another process in the container's namespaces and cgroup | unchanged |
 //! | [`Runtime::kill`] | signal the init (or all processes) through a pidfd | `stopped` once it exits |
 //! | [`Runtime::delete`] | kill what is left, remove the cgroup and state, run poststop hooks | gone |
+//! | [`Runtime::checkpoint`] | save the processes with criu; unless left running, they end and the container is deleted | gone (or unchanged) |
+//! | [`Runtime::restore`] | bring a checkpoint back as a new container of a bundle | `running` |
 //! | [`Runtime::state`], [`Runtime::list`] | the OCI state document, all containers | — |
 //! | [`Runtime::spawn`], [`Runtime::spawn_exec`] | like `run --detach` / `exec --detach`, returning the process as a [`Child`] to wait for or await | — |
 //!
@@ -146,5 +148,8 @@ pub mod state;
 pub mod sys;
 
 pub use container::child::Child;
-pub use container::{ContainerInfo, CreateOptions, ExecOptions, ProcessOverrides, RunOptions, Runtime};
+pub use container::{
+    CheckpointOptions, ContainerInfo, CreateOptions, ExecOptions, ManageCgroups, ProcessOverrides, RestoreOptions,
+    RunOptions, Runtime,
+};
 pub use error::{Error, ErrorKind, Result};

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 const USAGE: &str = "usage: ocirun-reporter [report [SYSCTL...] | exit N | sleep SECS | kill-self SIG |
   cat FILE | write FILE TEXT | ls DIR | stat PATH | syscall NAME | fork N | alloc MB |
-  open-write PATH | wait-signal | netdevs | notify MESSAGE]";
+  open-write PATH | wait-signal | netdevs | notify MESSAGE | lock-count LOCK FILE | try-lock LOCK]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,6 +108,25 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
                 Ok(n) => json!({"sent": n, "socket": path}),
                 Err(e) => json!({"errno": e.raw_os_error(), "error": e.to_string(), "socket": path}),
             });
+        }
+        "lock-count" => {
+            // Hold an exclusive flock on LOCK and write 1, 2, 3, ... to FILE every 0.2 s.
+            let lock = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(arg(0)?);
+            let lock = lock.map_err(|e| format!("open {}: {e}", rest[0]))?;
+            sys::flock(&lock, false).map_err(|e| format!("flock {}: errno {e}", rest[0]))?;
+            let file = arg(1)?;
+            for i in 1u64.. {
+                std::fs::write(file, format!("{i}\n")).map_err(|e| format!("write {file}: {e}"))?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+        "try-lock" => {
+            // Exit 0 having taken the flock on LOCK, 1 when someone else holds it.
+            let lock = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(arg(0)?);
+            let lock = lock.map_err(|e| format!("open {}: {e}", rest[0]))?;
+            let held = sys::flock(&lock, true) == Err(libc::EWOULDBLOCK);
+            print(json!({"held_by_another": held}));
+            return Ok(ExitCode::from(held as u8));
         }
         "help" | "--help" | "-h" => println!("{USAGE}"),
         other => return Err(format!("unknown verb {other:?}")),

@@ -339,3 +339,11 @@ pub fn clock_ns(clock: libc::clockid_t) -> Result<i128, i32> {
     check(unsafe { libc::clock_gettime(clock, &mut ts) } as _)?;
     Ok(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
 }
+
+/// `flock(2)` on an open file: `LOCK_EX`, optionally with `LOCK_NB`.
+pub fn flock(file: &std::fs::File, nonblocking: bool) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    let op = libc::LOCK_EX | if nonblocking { libc::LOCK_NB } else { 0 };
+    // SAFETY: a valid fd; no pointers.
+    check(unsafe { libc::flock(file.as_raw_fd(), op) } as libc::c_long).map(drop)
+}

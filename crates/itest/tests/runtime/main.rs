@@ -9,6 +9,7 @@ mod apparmor;
 mod attributes;
 mod bad_bundles;
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod compat;
 mod conformance;

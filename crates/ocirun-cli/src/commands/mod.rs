@@ -62,7 +62,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     let rt = runtime(&cli);
     let Some(command) = &cli.command else {
         if cli.version {
-            println!("ocirun version {}", crate::cli::VERSION);
+            // A reader that stops early (`ocirun --version | head -1`) is no error.
+            let _ = writeln!(std::io::stdout(), "ocirun version {}", crate::cli::VERSION);
             return Ok(0);
         }
         return Err(Error::InvalidArgument("no command given: see `ocirun --help`".into()));
@@ -102,7 +103,36 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Update(a) => cgroups::update(&rt, a),
         Command::Ps(a) => cgroups::ps(&rt, a),
         Command::Events(a) => cgroups::events(&rt, a),
+        Command::Checkpoint(a) => checkpoint(&rt, a),
+        Command::Restore(a) => restore(&rt, a),
     }
+}
+
+fn cgroups_mode(m: &Option<String>) -> Result<Option<ocirun::ManageCgroups>, Error> {
+    m.as_deref().map(str::parse).transpose()
+}
+
+fn checkpoint(rt: &Runtime, a: &crate::cli::CheckpointArgs) -> Result<i32, Error> {
+    let mut o = ocirun::CheckpointOptions::new(&a.image_path);
+    o.work_path = a.work_path.clone();
+    o.leave_running = a.leave_running;
+    o.tcp_established = a.tcp_established;
+    o.file_locks = a.file_locks;
+    o.pre_dump = a.pre_dump;
+    o.parent_path = a.parent_path.clone();
+    o.manage_cgroups = cgroups_mode(&a.manage_cgroups_mode)?;
+    rt.checkpoint(&a.id, &o).map(|()| 0)
+}
+
+fn restore(rt: &Runtime, a: &crate::cli::RestoreArgs) -> Result<i32, Error> {
+    let mut o = ocirun::RestoreOptions::new(&a.bundle, &a.image_path);
+    o.work_path = a.work_path.clone();
+    o.tcp_established = a.tcp_established;
+    o.file_locks = a.file_locks;
+    o.manage_cgroups = cgroups_mode(&a.manage_cgroups_mode)?;
+    o.detach = a.detach;
+    o.pid_file = a.pid_file.clone();
+    rt.restore(&a.id, &o)
 }
 
 /// `--regex`: apply `op` to every container whose id matches `pattern` (unanchored POSIX

@@ -1,10 +1,12 @@
 //! The container lifecycle, one file per operation: [`create`], [`start`], [`run`], [`exec`],
 //! [`kill`], [`delete`], [`state`] (state and list), and the commands that act on a live
-//! container's cgroup: [`pause`] (pause and resume), [`update`], [`ps`], [`events`].
+//! container's cgroup: [`pause`] (pause and resume), [`update`], [`ps`], [`events`]; and
+//! [`checkpoint`] (checkpoint and restore, with criu).
 //! [`Runtime`] is the entry point: it holds the options every operation shares (the state
 //! root, the cgroup driver).
 
 pub(crate) mod cgroup;
+pub mod checkpoint;
 pub mod child;
 pub mod create;
 pub mod delete;
@@ -26,6 +28,7 @@ use std::path::PathBuf;
 use crate::error::Result;
 use crate::state::{ContainerDir, ContainerState, Status, Store};
 
+pub use checkpoint::{CheckpointOptions, ManageCgroups, RestoreOptions};
 pub use create::CreateOptions;
 pub use events::{Event, EventKind};
 pub use exec::{ExecOptions, ProcessOverrides};

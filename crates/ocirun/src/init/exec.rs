@@ -337,6 +337,7 @@ pub fn become_user(
 ) -> Result<(), ChildError> {
     let u = &process.user;
     let sys = |step: &'static str| move |e| ChildError::sys(step, e);
+    reopen_dev_null();
     chown_stdio(u.uid, u.gid);
     if let Some(c) = caps {
         p::set_keepcaps(true).map_err(sys("keepcaps"))?;
@@ -361,6 +362,29 @@ pub fn become_user(
         p::set_no_new_privs().map_err(sys("noNewPrivileges"))?;
     }
     Ok(())
+}
+
+/// Replace stdio that is a `/dev/null` of another mount (the host's, inherited from whoever
+/// ran the runtime) with the container's own `/dev/null`, opened with the same access mode,
+/// as runc does: a process holding a file of a mount outside its mount namespace cannot be
+/// checkpointed (criu finds no mount for it). Anything else, and a container without a
+/// usable `/dev/null`, is left as it is.
+fn reopen_dev_null() {
+    use crate::sys::{fd as f, fs_stat, mount as m};
+    let Ok(ours) = m::openat(None, Path::new("/dev/null"), libc::O_PATH | libc::O_CLOEXEC, 0) else { return };
+    let Ok(ours_id) = m::fstat_id(ours.as_fd()) else { return };
+    for n in 0..3 {
+        let fd = f::borrow_stdio(n);
+        let Ok(o) = fs_stat::fstat_owner(fd) else { continue };
+        let dev_null = o.mode & libc::S_IFMT == libc::S_IFCHR && o.rdev == libc::makedev(1, 3);
+        if !dev_null || m::fstat_id(fd).is_ok_and(|id| id == ours_id) {
+            continue;
+        }
+        let Ok(mode) = f::access_mode(fd) else { continue };
+        if let Ok(new) = m::openat(None, Path::new("/dev/null"), mode | libc::O_CLOEXEC, 0) {
+            let _ = f::dup2(new.as_fd(), n);
+        }
+    }
 }
 
 /// Give the process user its stdio (pipes, files, the pty slave), as crun and runc do, so a

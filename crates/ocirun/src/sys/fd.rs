@@ -108,6 +108,15 @@ pub fn unix_connect(path: &std::path::Path) -> SysResult<OwnedFd> {
     Ok(OwnedFd::from(s))
 }
 
+/// The access mode of an open file (`O_RDONLY`, `O_WRONLY` or `O_RDWR`), from `F_GETFL`.
+pub fn access_mode(fd: BorrowedFd<'_>) -> SysResult<i32> {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags == -1 {
+        return Err(SysError::last("fcntl(F_GETFL)"));
+    }
+    Ok(flags & libc::O_ACCMODE)
+}
 /// `dup2(2)`: make `newfd` a copy of `fd` (without close-on-exec).
 pub fn dup2(fd: BorrowedFd<'_>, newfd: RawFd) -> SysResult<()> {
     // SAFETY: plain syscall; newfd is an fd number the caller intends to replace.

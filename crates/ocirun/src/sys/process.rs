@@ -531,3 +531,34 @@ pub fn trim_heap() {
         libc::malloc_trim(0);
     }
 }
+
+/// Make the calling process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphans of its
+/// descendants (a task `criu restore --restore-detached` leaves behind) become its children.
+pub fn set_child_subreaper() -> SysResult<()> {
+    prctl("prctl(PR_SET_CHILD_SUBREAPER)", libc::PR_SET_CHILD_SUBREAPER, 1, 0)
+}
+
+/// Spawn `cmd` so that its process is in the cgroups whose `cgroup.procs` files are given
+/// (opened for writing) before it runs the program: the child writes "0" to each between fork
+/// and exec, so everything the program forks starts there too.
+pub fn spawn_in_cgroups(
+    cmd: &mut std::process::Command,
+    procs: &[std::fs::File],
+) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let procs: Vec<RawFd> = procs.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: the closure runs in the forked child before exec and only calls write(2), which
+    // is async-signal-safe, on fds the parent keeps open until spawn returns; it allocates
+    // nothing (the vector was built before the fork).
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &procs {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
