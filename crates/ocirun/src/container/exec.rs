@@ -367,6 +367,12 @@ fn wait_exec(sync: &Channel, child: i32, threaded: bool, listener: Option<&Liste
     };
     if threaded {
         let _ = p::waitpid(child, false);
+        if forked.is_none() {
+            // The process can fail (or reach its exec) before the glibc fork reports its pid;
+            // with that fork reaped, the pid is in the socket. Without it the process would
+            // stay a zombie of the caller (seen under load in the embed tests).
+            forked = crate::process::spawn::late_forked(sync);
+        }
     }
     let exec_child = if threaded { forked } else { Some(child) };
     if init.is_some() {

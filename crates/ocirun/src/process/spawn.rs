@@ -80,7 +80,27 @@ fn wait_init_pid(sync: &Channel, middle: i32) -> Result<i32> {
         _ => Err(Error::Init(crate::process::sync::ChildError::msg("clone", "the intermediate process exited"))),
     };
     let _ = p::waitpid(middle, false);
+    if r.is_err() {
+        // The child can fail and report before the middle process reports its pid (seen under
+        // load): that pid is in the socket once the middle has exited; reap the child by it.
+        if let Some(pid) = late_forked(sync) {
+            let _ = p::waitpid(pid, false);
+        }
+    }
     r
+}
+
+/// The pid a middle process that has exited reported after a failure had already been read:
+/// the rest of the socket, up to that message or the end (every writer has exited or is
+/// exiting after its failure).
+pub(crate) fn late_forked(sync: &Channel) -> Option<i32> {
+    loop {
+        match sync.recv() {
+            Ok(Some(Msg::Forked(pid))) => return Some(pid),
+            Ok(Some(_)) => continue,
+            _ => return None,
+        }
+    }
 }
 
 fn drive(
