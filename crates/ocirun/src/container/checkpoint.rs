@@ -305,7 +305,11 @@ impl Runtime {
 
     /// Restore a container from the images in [`RestoreOptions::image_path`] as a new
     /// container `id` of the bundle [`RestoreOptions::bundle`]. Detached, returns 0 once the
-    /// container runs; otherwise waits for its init and returns its exit code.
+    /// container runs; otherwise waits for its init and returns its exit code. The foreground
+    /// form makes the calling process a child subreaper (`PR_SET_CHILD_SUBREAPER`, which stays
+    /// set: orphaned descendants become its children) and forwards signals while it waits, as
+    /// the CLI's `restore` without `--detach` needs; a program that embeds the library and
+    /// does not want that uses `detach` and waits on the pid itself.
     pub fn restore(&self, id: &str, opts: &RestoreOptions) -> Result<i32> {
         crate::state::validate_id(id)?;
         if self.rootless {
