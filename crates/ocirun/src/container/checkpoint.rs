@@ -600,8 +600,8 @@ impl MountInfo {
         let sep = f.iter().position(|x| *x == "-")?;
         Some(MountInfo {
             dev: f.get(2)?.to_string(),
-            root: unescape(f.get(3)?),
-            point: unescape(f.get(4)?),
+            root: crate::cgroups::layout::unescape(f.get(3)?),
+            point: crate::cgroups::layout::unescape(f.get(4)?),
             fstype: f.get(sep + 1)?.to_string(),
             slave: f.get(6..sep)?.iter().any(|o| o.starts_with("master:")),
         })
@@ -641,23 +641,6 @@ fn bind_source(src: &str, bundle: &Path) -> PathBuf {
     } else {
         bundle.join(p)
     }
-}
-
-/// mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What the init's fds 0, 1 and 2 are (`/proc/PID/fd/N` links: `pipe:[...]`, a path, ...).
@@ -716,9 +699,9 @@ mod tests {
 
     #[test]
     fn mountinfo_escapes() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/end\\04"), "/end\\04");
+        assert_eq!(crate::cgroups::layout::unescape("/a\\040b"), "/a b");
+        assert_eq!(crate::cgroups::layout::unescape("/plain"), "/plain");
+        assert_eq!(crate::cgroups::layout::unescape("/end\\04"), "/end\\04");
     }
 
     #[test]
