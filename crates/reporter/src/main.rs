@@ -110,13 +110,20 @@ fn run(verb: &str, rest: &[String]) -> Result<ExitCode, String> {
             });
         }
         "lock-count" => {
-            // Hold an exclusive flock on LOCK and write 1, 2, 3, ... to FILE every 0.2 s.
+            // Hold an exclusive flock on LOCK and append 1, 2, 3, ... to FILE every 0.2 s, a line
+            // at a time (never truncating, so a checkpoint cannot catch the file empty).
             let lock = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(arg(0)?);
             let lock = lock.map_err(|e| format!("open {}: {e}", rest[0]))?;
             sys::flock(&lock, false).map_err(|e| format!("flock {}: errno {e}", rest[0]))?;
             let file = arg(1)?;
             for i in 1u64.. {
-                std::fs::write(file, format!("{i}\n")).map_err(|e| format!("write {file}: {e}"))?;
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(file)
+                    .map_err(|e| format!("open {file}: {e}"))?;
+                f.write_all(format!("{i}\n").as_bytes()).map_err(|e| format!("write {file}: {e}"))?;
+                drop(f);
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
         }
