@@ -83,6 +83,9 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let r = self.0.destroy(send);
+        // A child left frozen (a failed step above) takes SIGKILL only once thawed (v1): thaw
+        // first, or the wait below never returns.
+        let _ = self.0.thaw();
         for c in &mut self.1 {
             let _ = c.kill();
             let _ = c.wait();
